@@ -1,0 +1,1 @@
+"""The tenant admin command line."""

@@ -1,0 +1,1 @@
+"""The public webhook endpoint: verifies Meta's payloads and hands them durably to the handler."""

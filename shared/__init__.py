@@ -1,0 +1,1 @@
+"""Code that both the forwarder and the handler use."""

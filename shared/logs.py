@@ -1,0 +1,54 @@
+"""Structured JSON logging and the one place where customer phone numbers are masked."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from typing import Any
+
+# Attributes every LogRecord has; anything else on a record came from `extra=` and is a field.
+_STANDARD_ATTRIBUTES = frozenset(
+    vars(logging.LogRecord("", 0, "", 0, "", None, None)).keys() | {"message", "asctime", "taskName"}
+)
+
+
+def mask_phone(phone: str | None) -> str:
+    """Keep enough of a customer's number to tell conversations apart, never the whole of it."""
+    if not phone:
+        return ""
+    digits = phone.strip()
+    if len(digits) <= 4:
+        return "*" * len(digits)
+    return digits[:3] + "*" * (len(digits) - 5) + digits[-2:]
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: level, logger, message, and every `extra=` field."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for key, value in vars(record).items():
+            if key not in _STANDARD_ATTRIBUTES and not key.startswith("_"):
+                entry[key] = value
+        if record.exc_info and record.exc_info[0] is not None:
+            entry["error_type"] = record.exc_info[0].__name__
+        return json.dumps(entry, default=str, ensure_ascii=False)
+
+
+def configure_logging(level: str = "INFO") -> None:
+    """Route every logger to stdout as JSON lines (Lambda ships stdout to CloudWatch)."""
+    root = logging.getLogger()
+    if any(isinstance(h.formatter, JsonFormatter) for h in root.handlers):
+        return
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(JsonFormatter())
+    root.handlers = [handler]
+    root.setLevel(level.upper())

@@ -1,0 +1,86 @@
+"""Apply the SQL files in `migrations/` in order, once each, safely when several run at once."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+
+from shared.database import PROJECT_ROOT, resolve_database_url
+
+MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
+# Any constant works; it only has to be the same for every migrator of this schema.
+_MIGRATION_LOCK_KEY = 7_310_942_001
+
+logger = logging.getLogger("migrate")
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    version: str
+    path: Path
+
+    @property
+    def sql(self) -> str:
+        return self.path.read_text(encoding="utf-8")
+
+
+def discover_migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
+    """`NNN_name.sql` files sorted by their number."""
+    files = sorted(directory.glob("[0-9][0-9][0-9]_*.sql"))
+    return [Migration(version=path.stem, path=path) for path in files]
+
+
+async def apply_migrations(conn: asyncpg.Connection, migrations: list[Migration] | None = None) -> list[str]:
+    """Apply every pending migration, each in its own transaction; return the versions applied."""
+    migrations = discover_migrations() if migrations is None else migrations
+    await conn.execute("SELECT pg_advisory_lock($1)", _MIGRATION_LOCK_KEY)
+    try:
+        await conn.execute(
+            """
+            CREATE TABLE IF NOT EXISTS schema_migrations (
+                version    text PRIMARY KEY,
+                applied_at timestamptz NOT NULL DEFAULT now()
+            )
+            """
+        )
+        done = {row["version"] for row in await conn.fetch("SELECT version FROM schema_migrations")}
+        applied: list[str] = []
+        for migration in migrations:
+            if migration.version in done:
+                continue
+            async with conn.transaction():
+                await conn.execute(migration.sql)
+                await conn.execute("INSERT INTO schema_migrations (version) VALUES ($1)", migration.version)
+            logger.info("migration applied", extra={"version": migration.version})
+            applied.append(migration.version)
+        return applied
+    finally:
+        await conn.execute("SELECT pg_advisory_unlock($1)", _MIGRATION_LOCK_KEY)
+
+
+async def migrate(database_url: str) -> list[str]:
+    conn = await asyncpg.connect(database_url)
+    try:
+        return await apply_migrations(conn)
+    finally:
+        await conn.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Apply pending database migrations.")
+    parser.parse_args(argv)
+    from shared.logs import configure_logging
+
+    configure_logging()
+    applied = asyncio.run(migrate(resolve_database_url()))
+    logger.info("migrations up to date", extra={"applied": applied})
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

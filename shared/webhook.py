@@ -1,0 +1,243 @@
+"""Meta's WhatsApp webhook payload, parsed once into frozen, typed objects.
+
+Parsing is lenient about what Meta may add (unknown keys are ignored, unknown types map to
+UNKNOWN) and strict about what we rely on: an item without its id or sender is skipped with a
+reason, never guessed at. Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+WHATSAPP_OBJECT = "whatsapp_business_account"
+
+
+class MalformedWebhook(ValueError):
+    """The payload is not a JSON object with Meta's `object`/`entry` structure."""
+
+
+class MessageType(StrEnum):
+    TEXT = "text"
+    IMAGE = "image"
+    AUDIO = "audio"
+    VIDEO = "video"
+    DOCUMENT = "document"
+    STICKER = "sticker"
+    LOCATION = "location"
+    CONTACTS = "contacts"
+    INTERACTIVE = "interactive"
+    BUTTON = "button"
+    REACTION = "reaction"
+    ORDER = "order"
+    SYSTEM = "system"
+    UNSUPPORTED = "unsupported"
+    UNKNOWN = "unknown"
+
+    @classmethod
+    def _missing_(cls, value: object) -> MessageType:
+        return cls.UNKNOWN
+
+
+class DeliveryStatus(StrEnum):
+    SENT = "sent"
+    DELIVERED = "delivered"
+    READ = "read"
+    FAILED = "failed"
+    DELETED = "deleted"
+    UNKNOWN = "unknown"
+
+    @classmethod
+    def _missing_(cls, value: object) -> DeliveryStatus:
+        return cls.UNKNOWN
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GraphErrorDetail:
+    code: int | None
+    title: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InboundMessage:
+    """A customer's message to a business number."""
+
+    id: str
+    phone_number_id: str  # the business number that received it
+    customer_phone: str  # `from`, as Meta sends it (digits, no plus sign)
+    type: MessageType
+    timestamp: datetime | None
+    text: str | None  # what we answer: the text body, or the title of a button or list reply
+    raw: Mapping[str, Any] = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StatusUpdate:
+    """Meta's report on a message the business sent."""
+
+    message_id: str
+    phone_number_id: str
+    recipient: str
+    status: DeliveryStatus
+    timestamp: datetime | None
+    errors: tuple[GraphErrorDetail, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Skipped:
+    """Something in the payload we do not act on, and why (for one log line)."""
+
+    reason: str
+    field: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WebhookBatch:
+    """Every message and status of every entry and change of one payload."""
+
+    messages: tuple[InboundMessage, ...] = ()
+    statuses: tuple[StatusUpdate, ...] = ()
+    skipped: tuple[Skipped, ...] = ()
+
+
+def is_whatsapp_payload(payload: object) -> bool:
+    return isinstance(payload, Mapping) and payload.get("object") == WHATSAPP_OBJECT
+
+
+def iter_changes(payload: Mapping[str, Any]) -> Iterator[tuple[Mapping[str, Any], Mapping[str, Any]]]:
+    """(entry, change) pairs of a payload, skipping anything that is not a JSON object."""
+    entries = payload.get("entry")
+    if not isinstance(entries, list):
+        return
+    for entry in entries:
+        if not isinstance(entry, Mapping):
+            continue
+        changes = entry.get("changes")
+        if not isinstance(changes, list):
+            continue
+        for change in changes:
+            if isinstance(change, Mapping):
+                yield entry, change
+
+
+def parse_webhook(payload: object) -> WebhookBatch:
+    """Every message and status in the payload, in payload order."""
+    if not isinstance(payload, Mapping):
+        raise MalformedWebhook("the payload must be a JSON object")
+    if not isinstance(payload.get("entry"), list):
+        raise MalformedWebhook("the payload has no `entry` list")
+    messages: list[InboundMessage] = []
+    statuses: list[StatusUpdate] = []
+    skipped: list[Skipped] = []
+    for _entry, change in iter_changes(payload):
+        change_field = change.get("field")
+        value = change.get("value")
+        if change_field != "messages" or not isinstance(value, Mapping):
+            skipped.append(Skipped(reason="not a messages change", field=str(change_field)))
+            continue
+        metadata = value.get("metadata")
+        phone_number_id = _text(metadata.get("phone_number_id")) if isinstance(metadata, Mapping) else ""
+        if not phone_number_id:
+            skipped.append(Skipped(reason="change without metadata.phone_number_id", field="messages"))
+            continue
+        for raw in _objects(value.get("messages")):
+            parsed = _parse_message(raw, phone_number_id)
+            if isinstance(parsed, Skipped):
+                skipped.append(parsed)
+            else:
+                messages.append(parsed)
+        for raw in _objects(value.get("statuses")):
+            status = _parse_status(raw, phone_number_id)
+            if isinstance(status, Skipped):
+                skipped.append(status)
+            else:
+                statuses.append(status)
+    return WebhookBatch(messages=tuple(messages), statuses=tuple(statuses), skipped=tuple(skipped))
+
+
+def _parse_message(raw: Mapping[str, Any], phone_number_id: str) -> InboundMessage | Skipped:
+    message_id, sender = _text(raw.get("id")), _text(raw.get("from"))
+    if not message_id or not sender:
+        return Skipped(reason="message without id or sender", field="messages")
+    message_type = MessageType(_text(raw.get("type")) or "unknown")
+    return InboundMessage(
+        id=message_id,
+        phone_number_id=phone_number_id,
+        customer_phone=sender,
+        type=message_type,
+        timestamp=_timestamp(raw.get("timestamp")),
+        text=_readable_text(message_type, raw),
+        raw=raw,
+    )
+
+
+def _readable_text(message_type: MessageType, raw: Mapping[str, Any]) -> str | None:
+    """The words a customer sent: a text body, or the title of the button or list row they chose."""
+    if message_type is MessageType.TEXT:
+        return _nested_text(raw, "text", "body")
+    if message_type is MessageType.BUTTON:
+        return _nested_text(raw, "button", "text")
+    if message_type is MessageType.INTERACTIVE:
+        interactive = raw.get("interactive")
+        if isinstance(interactive, Mapping):
+            for reply_kind in ("button_reply", "list_reply"):
+                title = _nested_text(interactive, reply_kind, "title")
+                if title:
+                    return title
+    return None
+
+
+def _parse_status(raw: Mapping[str, Any], phone_number_id: str) -> StatusUpdate | Skipped:
+    message_id = _text(raw.get("id"))
+    if not message_id:
+        return Skipped(reason="status without message id", field="statuses")
+    errors = tuple(
+        GraphErrorDetail(code=_int(error.get("code")), title=_text(error.get("title")))
+        for error in _objects(raw.get("errors"))
+    )
+    return StatusUpdate(
+        message_id=message_id,
+        phone_number_id=phone_number_id,
+        recipient=_text(raw.get("recipient_id")),
+        status=DeliveryStatus(_text(raw.get("status")) or "unknown"),
+        timestamp=_timestamp(raw.get("timestamp")),
+        errors=errors,
+    )
+
+
+def _objects(value: object) -> Iterator[Mapping[str, Any]]:
+    if isinstance(value, list):
+        yield from (item for item in value if isinstance(item, Mapping))
+
+
+def _text(value: object) -> str:
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _nested_text(raw: Mapping[str, Any], outer: str, inner: str) -> str | None:
+    container = raw.get(outer)
+    if isinstance(container, Mapping):
+        value = container.get(inner)
+        if isinstance(value, str) and value.strip():
+            return value
+    return None
+
+
+def _int(value: object) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    return None
+
+
+def _timestamp(value: object) -> datetime | None:
+    seconds = _int(value)
+    if seconds is None or not 0 <= seconds < 10**11:
+        return None
+    return datetime.fromtimestamp(seconds, tz=UTC)

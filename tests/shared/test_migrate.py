@@ -1,0 +1,135 @@
+"""Migrations: from empty, twice, concurrently, and over a database the seed system filled."""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+import pytest
+
+from shared.migrate import discover_migrations, migrate
+from tests.conftest import CreateDatabase
+from tests.seed import seed_queries
+
+SEED_DDL = """
+CREATE SCHEMA auth;
+CREATE TABLE auth.users (id uuid PRIMARY KEY, email text);
+CREATE TABLE user_whatsapp_config (
+  id uuid PRIMARY KEY, user_id uuid REFERENCES auth.users(id), access_token text NOT NULL,
+  phone_number_id text NOT NULL, app_id text, app_secret text, webhook_url text,
+  is_active boolean DEFAULT true, created_at timestamptz DEFAULT now(),
+  updated_at timestamptz DEFAULT now());
+CREATE TABLE user_groq_config (
+  id uuid PRIMARY KEY, user_id uuid REFERENCES auth.users(id), api_key text NOT NULL,
+  model text DEFAULT 'llama3-70b-8192', temperature numeric DEFAULT 0.7,
+  created_at timestamptz DEFAULT now(), updated_at timestamptz DEFAULT now());
+CREATE TABLE customer_conversations (
+  id uuid PRIMARY KEY, user_id uuid REFERENCES auth.users(id), phone_number text,
+  content text, sender text, source text, created_at timestamptz DEFAULT now());
+INSERT INTO auth.users VALUES
+  ('00000000-0000-0000-0000-00000000000a', 'a@example.com'),
+  ('00000000-0000-0000-0000-00000000000b', 'b@example.com');
+INSERT INTO user_whatsapp_config (id, user_id, access_token, phone_number_id, is_active, updated_at)
+VALUES
+  ('10000000-0000-0000-0000-00000000000a', '00000000-0000-0000-0000-00000000000a',
+   'EAA-old', '123456789', true, now() - interval '2 days'),
+  ('10000000-0000-0000-0000-00000000000b', '00000000-0000-0000-0000-00000000000b',
+   'EAA-new', '123456789', true, now());
+INSERT INTO user_groq_config (id, user_id, api_key)
+VALUES ('20000000-0000-0000-0000-00000000000a', '00000000-0000-0000-0000-00000000000a', 'gsk-a');
+INSERT INTO customer_conversations (id, user_id, phone_number, content, sender, source)
+VALUES
+  ('30000000-0000-0000-0000-000000000001', '00000000-0000-0000-0000-00000000000a',
+   '+242066582610', 'Hello', 'user', 'whatsapp'),
+  ('30000000-0000-0000-0000-000000000002', '00000000-0000-0000-0000-00000000000a',
+   '+242066582610', 'Bonjour...', 'bot', 'whatsapp');
+"""
+
+
+async def applied_versions(url: str) -> list[str]:
+    conn = await asyncpg.connect(url)
+    try:
+        rows = await conn.fetch("SELECT version FROM schema_migrations ORDER BY version")
+        return [row["version"] for row in rows]
+    finally:
+        await conn.close()
+
+
+async def test_migrates_an_empty_database(create_database: CreateDatabase) -> None:
+    url = await create_database()
+    applied = await migrate(url)
+    assert applied == [m.version for m in discover_migrations()]
+    assert await applied_versions(url) == applied
+
+
+async def test_second_run_applies_nothing(create_database: CreateDatabase) -> None:
+    url = await create_database()
+    await migrate(url)
+    assert await migrate(url) == []
+
+
+async def test_concurrent_runs_apply_each_migration_once(create_database: CreateDatabase) -> None:
+    url = await create_database()
+    results = await asyncio.gather(*(migrate(url) for _ in range(4)))
+    all_applied = [version for result in results for version in result]
+    assert sorted(all_applied) == [m.version for m in discover_migrations()]
+
+
+async def test_migrates_over_seed_tables_keeping_rows(create_database: CreateDatabase) -> None:
+    url = await create_database()
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(SEED_DDL)
+        await migrate(url)
+
+        assert await conn.fetchval("SELECT count(*) FROM customer_conversations") == 2
+        # Only the most recently updated of two active rows for one number stays active.
+        active = await conn.fetch(
+            "SELECT access_token FROM user_whatsapp_config WHERE phone_number_id = '123456789' AND is_active"
+        )
+        assert [row["access_token"] for row in active] == ["EAA-new"]
+        groq = await conn.fetchrow("SELECT model, history_length, fallback_text FROM user_groq_config")
+        assert groq["model"] == "llama3-70b-8192"  # kept as it was; `check` reports it retired
+        assert groq["history_length"] == 10
+        assert groq["fallback_text"].startswith("Désolé")
+        # The database now refuses a second active row for the same number.
+        with pytest.raises(asyncpg.UniqueViolationError):
+            await conn.execute(
+                "UPDATE user_whatsapp_config SET is_active = true WHERE access_token = 'EAA-old'"
+            )
+    finally:
+        await conn.close()
+
+
+async def test_new_groq_rows_default_to_a_current_model(db: asyncpg.Connection) -> None:
+    user_id = await db.fetchval("INSERT INTO auth.users (email) VALUES ('x@example.com') RETURNING id")
+    model = await db.fetchval(
+        "INSERT INTO user_groq_config (user_id, api_key) VALUES ($1, 'k') RETURNING model", user_id
+    )
+    assert model == "llama-3.3-70b-versatile"
+
+
+async def test_seed_queries_run_verbatim(db: asyncpg.Connection) -> None:
+    user_id = await db.fetchval("INSERT INTO auth.users (email) VALUES ('a@example.com') RETURNING id")
+    await db.execute(
+        "INSERT INTO user_whatsapp_config (user_id, access_token, phone_number_id)"
+        " VALUES ($1, 'EAA', '123456789')",
+        user_id,
+    )
+    await db.execute(
+        "INSERT INTO customer_conversations (user_id, phone_number, content, sender, source)"
+        " VALUES ($1, '+242066582610', 'Hello', 'user', 'whatsapp'),"
+        "        (NULL, '+242000000000', 'Who?', 'user', 'whatsapp')",
+        user_id,
+    )
+    queries = seed_queries()
+
+    verification = await db.fetch(queries["verification"])
+    assert [(r["email"], r["access_token"], r["groq_key"]) for r in verification] == [
+        ("a@example.com", "Configured", "Missing")
+    ]
+    recent = await db.fetch(queries["recent_messages"])
+    assert {r["content_preview"] for r in recent} == {"Hello", "Who?"}
+    rate = await db.fetchrow(queries["identification_rate"])
+    assert (rate["total_messages"], rate["identified_messages"]) == (2, 1)
+    assert float(rate["success_rate"]) == 50.0
