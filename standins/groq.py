@@ -1,0 +1,330 @@
+"""A local server speaking Groq's OpenAI-compatible chat-completions protocol, with scriptable faults.
+
+Point the official SDK at it with `AsyncGroq(base_url=standin.base_url, ...)` or `GROQ_BASE_URL`.
+By default it answers with a deterministic reply that says plainly it is an offline stand-in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from standins.scripting import FaultScript, Recorder
+from standins.server import BackgroundServer, serve_forever, standalone_arguments
+
+CHAT_COMPLETIONS_PATH = "/openai/v1/chat/completions"
+DEFAULT_MODELS = (
+    "llama-3.3-70b-versatile",
+    "llama-3.1-8b-instant",
+    "openai/gpt-oss-120b",
+    "openai/gpt-oss-20b",
+    "qwen/qwen3-32b",
+)
+OFFLINE_LABEL = "[offline Groq stand-in]"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChatMessage:
+    role: str
+    content: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GroqRequest:
+    """One chat-completions call as the stand-in received it, and the HTTP status it answered."""
+
+    api_key: str  # from `Authorization: Bearer …`; "" when absent
+    model: str
+    temperature: float | None
+    max_tokens: int | None
+    messages: tuple[ChatMessage, ...]
+    status: int = 200
+    body: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def last_user_message(self) -> str:
+        return next((m.content for m in reversed(self.messages) if m.role == "user"), "")
+
+    @property
+    def history(self) -> tuple[ChatMessage, ...]:
+        """The conversation before the newest message, without the system prompt."""
+        turns = tuple(m for m in self.messages if m.role != "system")
+        return turns[:-1] if turns and turns[-1].role == "user" else turns
+
+    @property
+    def system_prompt(self) -> str | None:
+        return next((m.content for m in self.messages if m.role == "system"), None)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GroqFault:
+    """What to do to a request instead of (or before) answering it."""
+
+    status: int | None = None  # None: answer normally, after `delay`
+    delay: float = 0.0
+    retry_after: float | None = None  # seconds, sent as `retry-after` (429 and 503)
+    code: str | None = None  # overrides the error code chosen from the status
+    message: str | None = None
+
+
+ReplyFunction = Callable[[GroqRequest], str]
+
+_ERRORS: dict[int, tuple[str, str | None, str]] = {
+    # status: (type, code, message)
+    400: ("invalid_request_error", None, "Invalid request."),
+    401: ("invalid_request_error", "invalid_api_key", "Invalid API Key"),
+    403: ("permission_denied", "permission_denied", "Permission denied."),
+    404: (
+        "invalid_request_error",
+        "model_not_found",
+        "The model does not exist or you do not have access to it.",
+    ),
+    413: ("invalid_request_error", "request_too_large", "Request Entity Too Large"),
+    429: ("requests", "rate_limit_exceeded", "Rate limit reached on requests per minute (RPM)."),
+    498: ("internal_server_error", "capacity_exceeded", "Flex tier capacity exceeded."),
+    500: ("internal_server_error", None, "Internal Server Error"),
+    502: ("internal_server_error", "bad_gateway", "Bad Gateway"),
+    503: ("internal_server_error", "service_unavailable", "Service Unavailable"),
+}
+
+
+def offline_reply(request: GroqRequest) -> str:
+    """The default answer: labelled offline, echoing the model, the history size and the message."""
+    earlier = len(request.history)
+    context = f"{earlier} earlier message{'s' if earlier != 1 else ''} in context"
+    return f"{OFFLINE_LABEL} ({request.model}, {context}) You wrote: {request.last_user_message}"
+
+
+def groq_error(status: int, *, code: str | None = None, message: str | None = None) -> JSONResponse:
+    """An error response in Groq's shape: `{"error": {"message", "type", "code"}}`."""
+    error_type, default_code, default_message = _ERRORS.get(status, _ERRORS[500])
+    error: dict[str, Any] = {"message": message or default_message, "type": error_type}
+    if code or default_code:
+        error["code"] = code or default_code
+    return JSONResponse({"error": error}, status_code=status)
+
+
+def completion_body(request: GroqRequest, text: str) -> dict[str, Any]:
+    """The JSON Groq returns for a finished, non-streamed completion."""
+    prompt_tokens = _tokens(" ".join(m.content for m in request.messages))
+    completion_tokens = _tokens(text)
+    return {
+        "id": f"chatcmpl-{uuid.uuid4()}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": request.model,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": text},
+                "logprobs": None,
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": {
+            "queue_time": 0.0,
+            "prompt_tokens": prompt_tokens,
+            "prompt_time": 0.0,
+            "completion_tokens": completion_tokens,
+            "completion_time": 0.0,
+            "total_tokens": prompt_tokens + completion_tokens,
+            "total_time": 0.0,
+        },
+        "system_fingerprint": "fp_offline_standin",
+        "x_groq": {"id": f"req_{uuid.uuid4().hex}"},
+    }
+
+
+def _tokens(text: str) -> int:
+    return max(1, math.ceil(len(text) / 4))
+
+
+class GroqStandIn(BackgroundServer):
+    """Groq's chat-completions endpoint on 127.0.0.1, recording every call.
+
+    `api_keys`: when given, only these keys are accepted (others get 401 `invalid_api_key`).
+    `models`: when given, other models get 404 `model_not_found`; `decommissioned_models` get
+    Groq's 400 `model_decommissioned`. `reply` computes the answer text from the request.
+    """
+
+    def __init__(
+        self,
+        *,
+        api_keys: Iterable[str] | None = None,
+        models: Iterable[str] | None = None,
+        decommissioned_models: Iterable[str] = (),
+        reply: ReplyFunction = offline_reply,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        self.api_keys: set[str] | None = set(api_keys) if api_keys is not None else None
+        self.models: set[str] | None = set(models) if models is not None else None
+        self.decommissioned_models = set(decommissioned_models)
+        self.reply = reply
+        self.recorder: Recorder[GroqRequest] = Recorder()
+        self.faults: FaultScript[GroqRequest, GroqFault] = FaultScript()
+        super().__init__(self._build_app(), host=host, port=port)
+
+    @property
+    def requests(self) -> list[GroqRequest]:
+        """Every call received so far, in order (failed ones included, with their status)."""
+        return self.recorder.snapshot()
+
+    def accept_key(self, api_key: str) -> None:
+        """Accept `api_key` from now on (turns key checking on if it was off)."""
+        if self.api_keys is None:
+            self.api_keys = set()
+        self.api_keys.add(api_key)
+
+    def fail_next(
+        self,
+        n: int | None = 1,
+        *,
+        status: int = 429,
+        retry_after: float | None = 1.0,
+        code: str | None = None,
+        delay: float = 0.0,
+        api_key: str | None = None,
+        model: str | None = None,
+    ) -> None:
+        """Answer the next `n` matching calls (every one when `n` is None) with an HTTP error."""
+        fault = GroqFault(status=status, retry_after=retry_after, code=code, delay=delay)
+        self.faults.add(fault, times=n, when=_matcher(api_key, model))
+
+    def slow(
+        self, seconds: float, *, n: int | None = None, api_key: str | None = None, model: str | None = None
+    ) -> None:
+        """Wait `seconds` before answering the next `n` matching calls (every one when `n` is None)."""
+        self.faults.add(GroqFault(delay=seconds), times=n, when=_matcher(api_key, model))
+
+    def reset(self) -> None:
+        """Forget recorded calls and scripted faults (keys, models and reply are kept)."""
+        self.recorder.clear()
+        self.faults.clear()
+
+    def _build_app(self) -> Starlette:
+        return Starlette(
+            routes=[
+                Route(CHAT_COMPLETIONS_PATH, self._chat_completions, methods=["POST"]),
+                Route("/openai/v1/models", self._list_models, methods=["GET"]),
+                Route("/{path:path}", _unknown_url, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
+            ]
+        )
+
+    async def _chat_completions(self, http_request: Request) -> JSONResponse:
+        request, problem = await _parse_request(http_request)
+        fault = self.faults.take(request)
+        if fault is not None and fault.delay > 0:
+            await asyncio.sleep(fault.delay)
+        if fault is not None and fault.status is not None:
+            response = groq_error(fault.status, code=fault.code, message=fault.message)
+            if fault.retry_after is not None and fault.status in (429, 503):
+                response.headers["retry-after"] = f"{fault.retry_after:g}"
+        else:
+            response = (
+                self._check_key(request) or problem or self._check_model(request) or self._answer(request)
+            )
+        self.recorder.append(replace(request, status=response.status_code))
+        return response
+
+    def _check_key(self, request: GroqRequest) -> JSONResponse | None:
+        if not request.api_key or (self.api_keys is not None and request.api_key not in self.api_keys):
+            return groq_error(401)
+        return None
+
+    def _check_model(self, request: GroqRequest) -> JSONResponse | None:
+        if request.model in self.decommissioned_models:
+            message = f"The model `{request.model}` has been decommissioned and is no longer supported."
+            return groq_error(400, code="model_decommissioned", message=message)
+        if self.models is not None and request.model not in self.models:
+            message = f"The model `{request.model}` does not exist or you do not have access to it."
+            return groq_error(404, message=message)
+        return None
+
+    def _answer(self, request: GroqRequest) -> JSONResponse:
+        headers = {"x-request-id": f"req_{uuid.uuid4().hex}", "x-ratelimit-remaining-requests": "14399"}
+        return JSONResponse(completion_body(request, self.reply(request)), headers=headers)
+
+    async def _list_models(self, http_request: Request) -> JSONResponse:
+        created = int(time.time())
+        models = sorted(self.models if self.models is not None else DEFAULT_MODELS)
+        data = [
+            {"id": m, "object": "model", "created": created, "owned_by": "offline", "active": True}
+            for m in models
+        ]
+        return JSONResponse({"object": "list", "data": data})
+
+
+def _matcher(api_key: str | None, model: str | None) -> Callable[[GroqRequest], bool]:
+    def matches(request: GroqRequest) -> bool:
+        return (api_key is None or request.api_key == api_key) and (model is None or request.model == model)
+
+    return matches
+
+
+async def _parse_request(http_request: Request) -> tuple[GroqRequest, JSONResponse | None]:
+    """The request as far as it can be read, and the 400 Groq would give if it is invalid."""
+    authorization = http_request.headers.get("authorization", "")
+    api_key = authorization[7:].strip() if authorization.lower().startswith("bearer ") else ""
+    try:
+        body = await http_request.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        empty = GroqRequest(api_key=api_key, model="", temperature=None, max_tokens=None, messages=())
+        return empty, groq_error(400, message="The request body must be a JSON object.")
+    raw_messages = body.get("messages")
+    messages = tuple(
+        ChatMessage(
+            role=str(m.get("role", "")), content=m["content"] if isinstance(m.get("content"), str) else ""
+        )
+        for m in (raw_messages if isinstance(raw_messages, list) else [])
+        if isinstance(m, dict)
+    )
+    temperature = body.get("temperature")
+    max_tokens = body.get("max_completion_tokens", body.get("max_tokens"))
+    request = GroqRequest(
+        api_key=api_key,
+        model=model if isinstance(model := body.get("model"), str) else "",
+        temperature=float(temperature) if isinstance(temperature, int | float) else None,
+        max_tokens=max_tokens if isinstance(max_tokens, int) else None,
+        messages=messages,
+        body=body,
+    )
+    if not request.model:
+        return request, groq_error(400, message="'model' : property 'model' is missing")
+    if not messages:
+        return request, groq_error(400, message="'messages' : minimum number of items is 1")
+    if body.get("stream") is True:
+        return request, groq_error(400, message="This offline stand-in does not support `stream: true`.")
+    return request, None
+
+
+async def _unknown_url(http_request: Request) -> JSONResponse:
+    message = (
+        f"Unknown request URL: {http_request.method} {http_request.url.path}. Please check the URL for typos."
+    )
+    return groq_error(404, code="unknown_url", message=message)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m standins.groq --port N [--api-key KEY ...]`: serve until interrupted."""
+    parser = standalone_arguments("Offline stand-in for Groq's chat-completions API.")
+    parser.add_argument("--api-key", action="append", help="accept only these keys (repeatable)")
+    args = parser.parse_args(argv)
+    standin = GroqStandIn(api_keys=args.api_key)
+    return serve_forever("groq", standin.app, args.host, args.port)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
