@@ -1,0 +1,98 @@
+"""Groq chat completions with each tenant's own key, through the official SDK."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+
+import groq
+import httpx
+
+from handler.errors import GroqError, GroqRejected, GroqUnavailable
+from handler.tenants import GroqConfig
+
+_MAX_CACHED_CLIENTS = 256
+
+
+def _key_fingerprint(api_key: str) -> str:
+    # The cache is keyed by a digest so that no dictionary holds keys in plain text by name.
+    return hashlib.sha256(api_key.encode()).hexdigest()
+
+
+class GroqReplies:
+    """One SDK client per tenant key, all sharing the container's HTTP connection pool."""
+
+    def __init__(self, http: httpx.AsyncClient, *, timeout: float) -> None:
+        self._http = http
+        self._timeout = timeout
+        self._clients: OrderedDict[str, groq.AsyncGroq] = OrderedDict()
+
+    def _client(self, api_key: str) -> groq.AsyncGroq:
+        fingerprint = _key_fingerprint(api_key)
+        client = self._clients.get(fingerprint)
+        if client is None:
+            # Retries are ours (handler.retry), so the SDK must not add its own on top.
+            client = groq.AsyncGroq(
+                api_key=api_key, http_client=self._http, max_retries=0, timeout=self._timeout
+            )
+            self._clients[fingerprint] = client
+            if len(self._clients) > _MAX_CACHED_CLIENTS:
+                self._clients.popitem(last=False)
+        else:
+            self._clients.move_to_end(fingerprint)
+        return client
+
+    async def complete(self, config: GroqConfig, messages: list[dict[str, str]]) -> str:
+        """One attempt; raises GroqUnavailable (worth retrying) or GroqRejected (not)."""
+        try:
+            completion = await self._client(config.api_key).chat.completions.create(
+                model=config.model,
+                temperature=config.temperature,
+                messages=messages,  # type: ignore[arg-type]
+            )
+        except groq.APIStatusError as error:
+            raise _status_error(error) from None
+        except groq.APITimeoutError:
+            raise GroqUnavailable("timeout") from None
+        except groq.APIConnectionError:
+            raise GroqUnavailable("connection failed") from None
+        content = completion.choices[0].message.content if completion.choices else None
+        if not content or not content.strip():
+            raise GroqUnavailable("empty completion")
+        return content.strip()
+
+
+def _status_error(error: groq.APIStatusError) -> GroqError:
+    status = error.status_code
+    code = _error_code(error.body)
+    reason = f"http {status}" + (f" {code}" if code else "")
+    if status == 429:
+        return GroqUnavailable(reason, status=status, retry_after=_retry_after(error.response))
+    if status >= 500:
+        return GroqUnavailable(reason, status=status)
+    return GroqRejected(reason, status=status)
+
+
+def _error_code(body: object) -> str:
+    """Groq's machine-readable code (e.g. `invalid_api_key`, `model_decommissioned`), never its message."""
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        if isinstance(inner, dict) and isinstance(inner.get("code"), str):
+            return str(inner["code"])[:64]
+    return ""
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    raw = response.headers.get("retry-after")
+    try:
+        return float(raw) if raw is not None else None
+    except ValueError:
+        return None
+
+
+def is_retryable(error: BaseException) -> bool:
+    return isinstance(error, GroqUnavailable)
+
+
+def retry_after(error: BaseException) -> float | None:
+    return error.retry_after if isinstance(error, GroqError) else None

@@ -1,0 +1,89 @@
+"""The handler's errors, and the one table that says which Graph errors are worth retrying.
+
+HandlerError
+├── UnrecognisedEvent          a Lambda event of no shape we know (names what we expected)
+├── TenantNotConfigured        no active tenant for the number, or no Groq config (HTTP 503)
+├── MessageInProgress          another container is answering this message now (retry later)
+├── GroqError                  the tenant's Groq call failed
+│   ├── GroqUnavailable        429, 5xx, timeout, network: retried, then the fallback text
+│   └── GroqRejected           401 bad key, 404 retired model: not retried, surfaced by `check`
+└── WhatsAppError              the Graph API refused or failed a send
+    └── WhatsAppRejected(code, title, retryable)
+"""
+
+from __future__ import annotations
+
+SERVICE_NOT_CONFIGURED = "Service de messagerie non configuré"
+
+
+class HandlerError(Exception):
+    """Base of every error the handler raises on purpose."""
+
+
+class UnrecognisedEvent(HandlerError):
+    """A Lambda event that is none of the shapes the handler accepts."""
+
+
+class TenantNotConfigured(HandlerError):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class MessageInProgress(HandlerError):
+    """Another invocation holds the message's lease; raising makes Lambda retry the event later."""
+
+
+class GroqError(HandlerError):
+    def __init__(self, reason: str, *, status: int | None = None, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status
+        self.retry_after = retry_after
+
+
+class GroqUnavailable(GroqError):
+    """Worth another try: rate limit, server error, timeout or network failure."""
+
+
+class GroqRejected(GroqError):
+    """Not worth another try: the key or the model is wrong."""
+
+
+class WhatsAppError(HandlerError):
+    pass
+
+
+# Graph error codes whose cause passes with time; every other code is permanent.
+# https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes
+RETRYABLE_GRAPH_CODES = frozenset(
+    {
+        1,  # API unknown
+        2,  # API service
+        4,  # application request limit
+        80007,  # rate limit
+        130429,  # throughput reached
+        131000,  # something went wrong
+        131016,  # service unavailable
+        131056,  # pair rate limit (business, customer)
+        133004,  # server temporarily unavailable
+    }
+)
+
+
+class WhatsAppRejected(WhatsAppError):
+    def __init__(self, *, code: int | None, title: str, http_status: int | None, retryable: bool) -> None:
+        super().__init__(f"Graph API error {code}: {title}")
+        self.code = code
+        self.title = title
+        self.http_status = http_status
+        self.retryable = retryable
+
+    @classmethod
+    def from_graph(cls, *, code: int | None, title: str, http_status: int | None) -> WhatsAppRejected:
+        """Decide retryability from Meta's code, or from the HTTP status when Meta gave none."""
+        if code is not None:
+            retryable = code in RETRYABLE_GRAPH_CODES
+        else:
+            retryable = http_status is None or http_status >= 500 or http_status == 429
+        return cls(code=code, title=title, http_status=http_status, retryable=retryable)

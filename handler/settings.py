@@ -1,0 +1,62 @@
+"""The handler's configuration, read once from the environment into one typed object."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from shared.env import (
+    comma_list,
+    optional_bool,
+    optional_float,
+    optional_int,
+    optional_str,
+)
+
+DEFAULT_GRAPH_API_BASE_URL = "https://graph.facebook.com"
+# v17.0, the seed's version, is retired; Meta keeps each version for about two years.
+DEFAULT_GRAPH_API_VERSION = "v24.0"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HandlerSettings:
+    database_url: str  # empty: the embedded local Postgres (never in Lambda)
+    db_statement_cache: bool  # off behind transaction poolers (RDS Proxy, pgbouncer, Supabase :6543)
+    db_pool_max_size: int
+    graph_api_base_url: str
+    graph_api_version: str
+    meta_app_secrets: tuple[str, ...]  # when Meta calls the handler directly
+    verify_token: str
+    forwarder_handler_secret: str  # authenticates the forwarder's HTTP transport
+    groq_timeout_seconds: float
+    groq_max_attempts: int
+    graph_timeout_seconds: float
+    graph_max_attempts: int
+    retry_base_delay_seconds: float
+    retry_max_delay_seconds: float
+    # Room kept at the end of an invocation to record the outcome after the last retry.
+    outcome_reserve_seconds: float
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> HandlerSettings:
+        env = os.environ if env is None else env
+        return cls(
+            database_url=optional_str(env, "DATABASE_URL"),
+            db_statement_cache=optional_bool(env, "DB_STATEMENT_CACHE", True),
+            db_pool_max_size=optional_int(env, "DB_POOL_MAX_SIZE", 2, minimum=1),
+            graph_api_base_url=optional_str(env, "GRAPH_API_BASE_URL", DEFAULT_GRAPH_API_BASE_URL).rstrip(
+                "/"
+            ),
+            graph_api_version=optional_str(env, "GRAPH_API_VERSION", DEFAULT_GRAPH_API_VERSION),
+            meta_app_secrets=comma_list(env, "META_APP_SECRET"),
+            verify_token=optional_str(env, "VERIFY_TOKEN"),
+            forwarder_handler_secret=optional_str(env, "FORWARDER_HANDLER_SECRET"),
+            groq_timeout_seconds=optional_float(env, "GROQ_TIMEOUT_SECONDS", 20.0, minimum=0.1),
+            groq_max_attempts=optional_int(env, "GROQ_MAX_ATTEMPTS", 3, minimum=1),
+            graph_timeout_seconds=optional_float(env, "GRAPH_TIMEOUT_SECONDS", 10.0, minimum=0.1),
+            graph_max_attempts=optional_int(env, "GRAPH_MAX_ATTEMPTS", 3, minimum=1),
+            retry_base_delay_seconds=optional_float(env, "RETRY_BASE_DELAY_SECONDS", 0.5),
+            retry_max_delay_seconds=optional_float(env, "RETRY_MAX_DELAY_SECONDS", 8.0),
+            outcome_reserve_seconds=optional_float(env, "OUTCOME_RESERVE_SECONDS", 3.0),
+        )

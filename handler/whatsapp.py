@@ -1,0 +1,84 @@
+"""Sending text through the WhatsApp Cloud API with the tenant's own token."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from handler.errors import WhatsAppRejected
+from handler.tenants import WhatsAppCredentials
+
+
+class SendOutcomeUnknown(Exception):
+    """The request left but no answer came back: Meta may have delivered it, so it is not resent."""
+
+
+class WhatsAppSender:
+    """Text messages through `/{version}/{phone_number_id}/messages`, one shared HTTP client."""
+
+    def __init__(self, http: httpx.AsyncClient, *, base_url: str, version: str, timeout: float) -> None:
+        self._http = http
+        self._base_url = base_url.rstrip("/")
+        self._version = version
+        self._timeout = timeout
+
+    async def send_text(self, credentials: WhatsAppCredentials, to: str, body: str) -> str:
+        """Send one message; return WhatsApp's id for it (`wamid.…`)."""
+        url = f"{self._base_url}/{self._version}/{credentials.phone_number_id}/messages"
+        payload = {
+            "messaging_product": "whatsapp",
+            "recipient_type": "individual",
+            "to": to,
+            "type": "text",
+            "text": {"preview_url": False, "body": body},
+        }
+        try:
+            response = await self._http.post(
+                url,
+                json=payload,
+                headers={"Authorization": f"Bearer {credentials.access_token}"},
+                timeout=self._timeout,
+            )
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as error:
+            # Never reached Meta: safe to try again.
+            raise WhatsAppRejected(
+                code=None, title=f"network: {type(error).__name__}", http_status=None, retryable=True
+            ) from None
+        except httpx.TransportError as error:
+            raise SendOutcomeUnknown(type(error).__name__) from None
+        data = _json(response)
+        if response.is_success:
+            message_id = _message_id(data)
+            if message_id:
+                return message_id
+            raise SendOutcomeUnknown("success without a message id")
+        error_field = data.get("error")
+        error_body: dict[str, Any] = error_field if isinstance(error_field, dict) else {}
+        code = error_body.get("code")
+        title = error_body.get("error_user_title") or error_body.get("message") or response.reason_phrase
+        raise WhatsAppRejected.from_graph(
+            code=code if isinstance(code, int) else None,
+            title=str(title)[:200],
+            http_status=response.status_code,
+        )
+
+
+def _json(response: httpx.Response) -> dict[str, Any]:
+    try:
+        data = response.json()
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _message_id(data: dict[str, Any]) -> str | None:
+    messages = data.get("messages")
+    if isinstance(messages, list) and messages and isinstance(messages[0], dict):
+        message_id = messages[0].get("id")
+        return message_id if isinstance(message_id, str) else None
+    return None
+
+
+def is_retryable(error: BaseException) -> bool:
+    return isinstance(error, WhatsAppRejected) and error.retryable
