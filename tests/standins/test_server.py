@@ -87,6 +87,26 @@ def test_runs_as_a_process_and_stops_on_sigterm() -> None:
         process.stderr.close()
 
 
+def test_graph_runs_as_a_process_with_registered_tokens() -> None:
+    process = run_module("standins.graph", "--port", "0", "--token", "123=EAA-demo")
+    try:
+        assert process.stdout is not None
+        url = json.loads(process.stdout.readline())["url"]
+        body = {"messaging_product": "whatsapp", "to": "33600000000", "type": "text", "text": {"body": "x"}}
+        ok = httpx.post(url + "/v24.0/123/messages", json=body, headers={"authorization": "Bearer EAA-demo"})
+        wrong = httpx.post(url + "/v24.0/123/messages", json=body, headers={"authorization": "Bearer nope"})
+        assert (ok.status_code, wrong.status_code) == (200, 401)
+        assert [m["body"] for m in httpx.get(url + "/_standin/messages").json()["messages"]] == ["x"]
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=5) == 0
+    finally:
+        process.kill()
+        process.wait()
+        assert process.stdout is not None and process.stderr is not None
+        process.stdout.close()
+        process.stderr.close()
+
+
 def test_process_on_a_busy_port_exits_2_with_a_reason() -> None:
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))

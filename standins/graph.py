@@ -1,0 +1,300 @@
+"""A local server speaking the WhatsApp Cloud API's messages endpoint, with Meta's errors and faults.
+
+`POST /{version}/{phone_number_id}/messages` validates like Meta (Bearer token, the tenant's token
+for that number, `messaging_product`, `to`, `text.body` ≤ 4096 characters), records every attempt,
+and answers with a fresh `wamid`. Tests script Meta's error codes, HTTP 5xx and delays.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import re
+import secrets
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from standins.graph_errors import GRAPH_ERRORS, GraphErrorResponse, graph_error, transient_error
+from standins.scripting import FaultScript, Recorder
+from standins.server import BackgroundServer, serve_forever, standalone_arguments
+
+MAX_TEXT_LENGTH = 4096
+_VERSION = re.compile(r"^v\d+\.\d+$")
+_LONG_POLL_LIMIT_SECONDS = 30.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SentMessage:
+    """One send attempt as the stand-in received it, and how it answered."""
+
+    version: str
+    phone_number_id: str
+    token: str  # from `Authorization: Bearer …`; "" when absent
+    to: str
+    type: str
+    body: str | None  # `text.body` for text messages
+    status: int  # the HTTP status answered
+    wamid: str | None = None  # set when accepted
+    error_code: int | None = None
+    payload: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def accepted(self) -> bool:
+        return self.wamid is not None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GraphFault:
+    """Meta's error `code` (with its usual HTTP status unless `status` is given), or a bare delay.
+
+    A fault with neither code nor status only delays the answer; the message is accepted first,
+    so a client that times out leaves a message Meta did deliver (the "outcome unknown" case).
+    """
+
+    code: int | None = None
+    status: int | None = None
+    delay: float = 0.0
+    details: str | None = None
+
+
+class GraphStandIn(BackgroundServer):
+    """The Graph messages endpoint on 127.0.0.1.
+
+    `tokens` maps each known phone_number_id to its access token: then a wrong token gets 401
+    (code 190) and an unknown phone_number_id gets Meta's 400 (code 100, subcode 33). Without
+    it, any non-empty token and any number are accepted.
+    """
+
+    def __init__(
+        self, *, tokens: Mapping[str, str] | None = None, host: str = "127.0.0.1", port: int = 0
+    ) -> None:
+        self.tokens: dict[str, str] | None = dict(tokens) if tokens is not None else None
+        self.recorder: Recorder[SentMessage] = Recorder()
+        self.faults: FaultScript[SentMessage, GraphFault] = FaultScript()
+        super().__init__(self._build_app(), host=host, port=port)
+
+    @property
+    def requests(self) -> list[SentMessage]:
+        """Every send attempt, accepted or not, in order."""
+        return self.recorder.snapshot()
+
+    @property
+    def delivered(self) -> list[SentMessage]:
+        """The messages Meta would have delivered (answered 200 with a wamid)."""
+        return [m for m in self.recorder.snapshot() if m.accepted]
+
+    def delivered_to(self, to: str) -> list[SentMessage]:
+        return [m for m in self.delivered if m.to == to]
+
+    def register(self, phone_number_id: str, token: str) -> None:
+        """Accept `token` (only) for `phone_number_id` from now on."""
+        if self.tokens is None:
+            self.tokens = {}
+        self.tokens[phone_number_id] = token
+
+    def fail_next(
+        self,
+        n: int | None = 1,
+        *,
+        code: int | None = None,
+        status: int | None = None,
+        delay: float = 0.0,
+        details: str | None = None,
+        phone_number_id: str | None = None,
+        to: str | None = None,
+        token: str | None = None,
+    ) -> None:
+        """Answer the next `n` matching sends (every one when `n` is None) with Meta's error.
+
+        Give a Meta `code` (e.g. 131047), an HTTP `status` (e.g. 503: a transient Graph error),
+        or both. Filters restrict the rule to one number, recipient or token.
+        """
+        if code is None and status is None:
+            raise ValueError("give a Meta error code, an HTTP status, or both")
+        if code is not None and code not in GRAPH_ERRORS:
+            raise ValueError(f"unknown Graph error code {code}; known: {sorted(GRAPH_ERRORS)}")
+        fault = GraphFault(code=code, status=status, delay=delay, details=details)
+        self.faults.add(fault, times=n, when=_matcher(phone_number_id, to, token))
+
+    def slow(
+        self,
+        seconds: float,
+        *,
+        n: int | None = None,
+        phone_number_id: str | None = None,
+        to: str | None = None,
+    ) -> None:
+        """Accept the next `n` matching sends, then wait `seconds` before answering."""
+        self.faults.add(GraphFault(delay=seconds), times=n, when=_matcher(phone_number_id, to, None))
+
+    def reset(self) -> None:
+        """Forget recorded sends and scripted faults (registered tokens are kept)."""
+        self.recorder.clear()
+        self.faults.clear()
+
+    def _build_app(self) -> Starlette:
+        return Starlette(
+            routes=[
+                Route("/_standin/messages", self._list_delivered, methods=["GET"]),
+                Route("/{version}/{phone_number_id}/messages", self._send, methods=["POST"]),
+            ]
+        )
+
+    async def _send(self, request: Request) -> JSONResponse:
+        attempt, problem = await _read_attempt(request)
+        fault = self.faults.take(attempt)
+        if fault is not None and (fault.code is not None or fault.status is not None):
+            await asyncio.sleep(fault.delay)
+            if fault.code is not None:
+                return self._refuse(
+                    attempt, graph_error(fault.code, status=fault.status, details=fault.details)
+                )
+            return self._refuse(attempt, transient_error(fault.status or 503))
+        refusal = self._check_credentials(attempt) or problem
+        if refusal is not None:
+            return self._refuse(attempt, refusal)
+        wamid = "wamid." + uuid.uuid4().hex.upper()
+        self.recorder.append(dataclasses.replace(attempt, status=200, wamid=wamid))
+        if fault is not None:
+            await asyncio.sleep(fault.delay)
+        return JSONResponse(
+            {
+                "messaging_product": "whatsapp",
+                "contacts": [{"input": attempt.to, "wa_id": re.sub(r"\D", "", attempt.to)}],
+                "messages": [{"id": wamid}],
+            }
+        )
+
+    def _check_credentials(self, attempt: SentMessage) -> GraphErrorResponse | None:
+        if not attempt.token:
+            return graph_error(104, message="An access token is required to request this resource.")
+        if self.tokens is None:
+            return None
+        expected = self.tokens.get(attempt.phone_number_id)
+        if expected is None:
+            message = (
+                f"Unsupported post request. Object with ID '{attempt.phone_number_id}' does not exist, "
+                "cannot be loaded due to missing permissions, or does not support this operation."
+            )
+            return graph_error(100, message=message, error_type="GraphMethodException", subcode=33)
+        if not secrets.compare_digest(expected, attempt.token):
+            return graph_error(
+                190, message="Invalid OAuth access token - Cannot parse access token", subcode=None
+            )
+        return None
+
+    def _refuse(self, attempt: SentMessage, response: GraphErrorResponse) -> JSONResponse:
+        self.recorder.append(
+            dataclasses.replace(attempt, status=response.status_code, error_code=response.code)
+        )
+        return response
+
+    async def _list_delivered(self, request: Request) -> JSONResponse:
+        """`GET /_standin/messages?after=N&wait=S`: delivered messages past index N (no tokens).
+
+        Waits up to S seconds for one to arrive, so a separate process (make run's chat) can follow.
+        """
+        after = _number(request.query_params.get("after"), -1.0)
+        wait = min(_number(request.query_params.get("wait"), 0.0), _LONG_POLL_LIMIT_SECONDS)
+        deadline = asyncio.get_running_loop().time() + wait
+        while True:
+            items = [(i, m) for i, m in enumerate(self.recorder.snapshot()) if m.accepted and i > after]
+            if items or asyncio.get_running_loop().time() >= deadline:
+                break
+            await asyncio.sleep(0.02)
+        messages = [
+            {
+                "index": i,
+                "phone_number_id": m.phone_number_id,
+                "to": m.to,
+                "type": m.type,
+                "body": m.body,
+                "id": m.wamid,
+            }
+            for i, m in items
+        ]
+        return JSONResponse({"messages": messages})
+
+
+def _matcher(phone_number_id: str | None, to: str | None, token: str | None) -> Callable[[SentMessage], bool]:
+    def matches(attempt: SentMessage) -> bool:
+        return (
+            (phone_number_id is None or attempt.phone_number_id == phone_number_id)
+            and (to is None or attempt.to == to)
+            and (token is None or attempt.token == token)
+        )
+
+    return matches
+
+
+def _number(value: str | None, default: float) -> float:
+    try:
+        return float(value) if value is not None else default
+    except ValueError:
+        return default
+
+
+async def _read_attempt(request: Request) -> tuple[SentMessage, GraphErrorResponse | None]:
+    """The send as far as it can be read, and the error Meta would give for its body."""
+    authorization = request.headers.get("authorization", "")
+    token = authorization[7:].strip() if authorization.lower().startswith("bearer ") else ""
+    try:
+        payload = await request.json()
+    except ValueError:
+        payload = None
+    body = payload if isinstance(payload, dict) else {}
+    text = body.get("text")
+    attempt = SentMessage(
+        version=request.path_params["version"],
+        phone_number_id=request.path_params["phone_number_id"],
+        token=token,
+        to=str(body.get("to") or ""),
+        type=str(body.get("type") or "text"),
+        body=text.get("body") if isinstance(text, dict) and isinstance(text.get("body"), str) else None,
+        status=0,
+        payload=body,
+    )
+    return attempt, _validate(attempt, payload)
+
+
+def _validate(attempt: SentMessage, payload: object) -> GraphErrorResponse | None:
+    if not _VERSION.match(attempt.version):
+        return graph_error(100, message=f"Unknown path components: /{attempt.version}")
+    if not isinstance(payload, dict):
+        return graph_error(100, details="The request body must be a JSON object.")
+    if payload.get("messaging_product") != "whatsapp":
+        return graph_error(100, message="(#100) The parameter messaging_product is required.")
+    if not attempt.to:
+        return graph_error(100, message="(#100) The parameter to is required.")
+    if attempt.type == "text":
+        if attempt.body is None or not attempt.body.strip():
+            return graph_error(100, message="(#100) The parameter text['body'] is required.")
+        if len(attempt.body) > MAX_TEXT_LENGTH:
+            details = f"Param text['body'] must be at most {MAX_TEXT_LENGTH} characters long."
+            return graph_error(100, details=details)
+    elif not isinstance(payload.get(attempt.type), dict):
+        return graph_error(
+            100, details=f"Param {attempt.type} is required for messages of type {attempt.type}."
+        )
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m standins.graph --port N [--token PHONE_NUMBER_ID=TOKEN ...]`: serve until stopped."""
+    parser = standalone_arguments("Offline stand-in for the WhatsApp Cloud API messages endpoint.")
+    parser.add_argument("--token", action="append", default=[], help="PHONE_NUMBER_ID=TOKEN (repeatable)")
+    args = parser.parse_args(argv)
+    pairs = [item.split("=", 1) for item in args.token if "=" in item]
+    standin = GraphStandIn(tokens=dict(pairs) if pairs else None)
+    return serve_forever("graph", standin.app, args.host, args.port)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
