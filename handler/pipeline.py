@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import partial
@@ -21,7 +22,7 @@ from handler.errors import GroqError, GroqRejected, WhatsAppRejected
 from handler.prompt import Turn, build_messages
 from handler.reply_split import split_reply
 from handler.retry import Deadline, RetryPolicy, with_retries
-from handler.store import Claim, ClaimOutcome, ConversationStore, NewMessage, SendResult
+from handler.store import ClaimOutcome, ConversationStore, NewMessage, SendResult
 from handler.tenants import Tenant
 from handler.whatsapp import SendOutcomeUnknown, WhatsAppSender
 from handler.whatsapp import is_retryable as graph_is_retryable
@@ -154,7 +155,7 @@ async def answer_message(message: InboundMessage, services: Services, deadline: 
             logger.error("no Groq configuration found for user", extra=log_fields)
             return MessageResult(outcome=Outcome.NO_GROQ)
         reply, failure = await generate_reply(
-            tenant, claim, message.text or "", services, deadline, log_fields
+            tenant, claim.history, message.text or "", services, deadline, log_fields
         )
     return await deliver_reply(
         tenant, inbound_id, message.customer_phone, reply, failure, services, deadline, log_fields
@@ -170,7 +171,7 @@ _UNCLAIMED = {
 
 async def generate_reply(
     tenant: Tenant,
-    claim: Claim,
+    history: Sequence[Turn],
     text: str,
     services: Services,
     deadline: Deadline,
@@ -179,7 +180,7 @@ async def generate_reply(
     """The AI's reply, or the tenant's fallback text and the reason Groq could not answer."""
     assert tenant.groq is not None
     groq_config = tenant.groq
-    messages = build_messages(tenant.assistant.system_prompt, list(claim.history), text)
+    messages = build_messages(tenant.assistant.system_prompt, list(history), text)
     started = time.perf_counter()
     try:
         reply = await with_retries(
@@ -202,7 +203,7 @@ async def generate_reply(
             **log_fields,
             "stage": "groq",
             "model": groq_config.model,
-            "history": len(claim.history),
+            "history": len(history),
             "ms": _ms(started),
         },
     )

@@ -91,6 +91,26 @@ SELECT tenant.*,
 FROM tenant LEFT JOIN claimed ON true
 """
 
+RECORD_WEB_MESSAGE = """
+WITH inserted AS (
+    INSERT INTO customer_conversations
+        (user_id, phone_number, content, sender, source, message_type, status)
+    VALUES ($1, $2, $3, 'user', 'web', 'text', 'answering')
+    RETURNING id
+),
+history AS (
+    SELECT sender, content, created_at, id
+    FROM customer_conversations
+    WHERE user_id = $1 AND phone_number = $2 AND content IS NOT NULL AND sender IN ('user', 'bot')
+    ORDER BY created_at DESC, id DESC
+    LIMIT $4
+)
+SELECT (SELECT id FROM inserted) AS inbound_id,
+       (SELECT coalesce(json_agg(json_build_object('sender', sender, 'content', content)
+                                 ORDER BY created_at, sender DESC), '[]')
+        FROM history) AS history
+"""
+
 RECORD_UNIDENTIFIED = """
 INSERT INTO customer_conversations
     (user_id, phone_number, content, sender, source, wa_message_id, business_phone_number_id,
@@ -280,6 +300,16 @@ class ConversationStore:
             attempts=row["attempts"] or 0,
             history=_history(row["history"]),
         )
+
+    async def record_web_message(
+        self, tenant: Tenant, conversation_key: str, text: str
+    ) -> tuple[UUID, tuple[Turn, ...]]:
+        """Save a web chat message; return its id and the conversation before it."""
+        row = await self._pool.fetchrow(
+            RECORD_WEB_MESSAGE, tenant.user_id, conversation_key, text, tenant.assistant.history_length
+        )
+        assert row is not None
+        return row["inbound_id"], _history(row["history"])
 
     async def record_unidentified(self, message: NewMessage) -> None:
         await self._pool.execute(

@@ -1,0 +1,178 @@
+"""The handler's entry points: `app` (ASGI) and `lambda_handler` (AWS Lambda).
+
+`lambda_handler` accepts several event shapes; each is one entry of `EVENT_SHAPES` with the same
+two parts (does this event belong to me? handle it), tried in order, as Mangum does for HTTP.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from mangum import Mangum
+from starlette.applications import Starlette
+from starlette.routing import Route
+
+from handler import http_routes
+from handler.envelope_flow import process_envelope, process_payload_text
+from handler.errors import MessageInProgress, UnrecognisedEvent
+from handler.http_routes import deadline_from_context
+from handler.runtime import close_runtime, container_loop, get_runtime
+from handler.seed_flow import answer_seed_request
+from handler.seed_request import InvalidRequest, looks_like_seed_request, parse_seed_request
+from shared.envelope import Envelope, InvalidEnvelope
+from shared.logs import configure_logging
+from shared.webhook import is_whatsapp_payload
+
+logger = logging.getLogger("handler")
+
+MAX_REQUEST_BYTES = 4 * 1024 * 1024
+
+
+@asynccontextmanager
+async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    # Only local servers run this (Mangum runs with lifespan off): Lambda keeps its pool warm.
+    configure_logging()
+    yield
+    await close_runtime()
+
+
+app = Starlette(
+    routes=[
+        Route("/health", http_routes.health, methods=["GET"]),
+        Route("/webhook", http_routes.verify_webhook, methods=["GET"]),
+        Route("/webhook", http_routes.meta_webhook, methods=["POST"]),
+        Route("/internal/envelope", http_routes.forwarded_envelope, methods=["POST"]),
+        Route("/functions/v1/api-chatbot", http_routes.seed_chatbot, methods=["POST"]),
+        Route("/chat", http_routes.seed_chatbot, methods=["POST"]),
+    ],
+    lifespan=lifespan,
+    max_body_size=MAX_REQUEST_BYTES,
+)
+
+
+@cache
+def _mangum() -> Mangum:
+    # Lifespan off: Mangum would otherwise run startup and shutdown around every invocation.
+    return Mangum(app, lifespan="off")
+
+
+# --- Lambda event shapes ---------------------------------------------------------------------
+
+
+def _is_http_event(event: Mapping[str, Any], context: Any) -> bool:
+    try:
+        _mangum().infer(event, context)  # type: ignore[arg-type]
+    except RuntimeError:
+        return False
+    return True
+
+
+def _handle_http(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+    response: dict[str, Any] = _mangum()(event, context)  # type: ignore[arg-type]
+    return response
+
+
+def _handle_envelope(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+    envelope = Envelope.from_dict(event)
+
+    async def run() -> dict[str, Any]:
+        runtime = await get_runtime()
+        deadline = deadline_from_context(context, runtime.settings.outcome_reserve_seconds)
+        summary = await process_envelope(envelope, runtime.services, deadline)
+        if summary.in_progress:
+            # Raising makes Lambda retry the event later, when the other invocation has finished.
+            raise MessageInProgress(
+                f"{summary.in_progress} message(s) are being answered by another invocation"
+            )
+        return {"success": True, **summary.as_dict()}
+
+    return container_loop().run_until_complete(run())
+
+
+def _handle_meta_payload(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+    """A raw Meta payload as the event (a console test): trusted like any direct invoke (IAM)."""
+
+    async def run() -> dict[str, Any]:
+        runtime = await get_runtime()
+        deadline = deadline_from_context(context, runtime.settings.outcome_reserve_seconds)
+        summary = await process_payload_text(json.dumps(dict(event)), runtime.services, deadline)
+        if summary.in_progress:
+            raise MessageInProgress(
+                f"{summary.in_progress} message(s) are being answered by another invocation"
+            )
+        return {"success": True, **summary.as_dict()}
+
+    return container_loop().run_until_complete(run())
+
+
+def _handle_seed_request(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+    try:
+        request = parse_seed_request(event)
+    except InvalidRequest as invalid:
+        return {"statusCode": 400, "success": False, "error": str(invalid)}
+
+    async def run() -> dict[str, Any]:
+        runtime = await get_runtime()
+        deadline = deadline_from_context(context, runtime.settings.outcome_reserve_seconds)
+        response = await answer_seed_request(request, runtime.services, deadline)
+        return {"statusCode": response.status_code, **response.body}
+
+    return container_loop().run_until_complete(run())
+
+
+@dataclass(frozen=True, slots=True)
+class EventShape:
+    description: str
+    matches: Callable[[Mapping[str, Any], Any], bool]
+    handle: Callable[[Mapping[str, Any], Any], dict[str, Any]]
+
+
+EVENT_SHAPES: tuple[EventShape, ...] = (
+    EventShape(
+        "forwarder envelope (kind=whatsapp-webhook-envelope)",
+        lambda event, _: Envelope.matches(event),
+        _handle_envelope,
+    ),
+    EventShape(
+        "HTTP event (Lambda Function URL, API Gateway HTTP API or REST API)",
+        _is_http_event,
+        _handle_http,
+    ),
+    EventShape(
+        "seed edge-function request (text with phoneNumber or webUserId)",
+        lambda event, _: looks_like_seed_request(event),
+        _handle_seed_request,
+    ),
+    EventShape(
+        "Meta webhook payload (object=whatsapp_business_account)",
+        lambda event, _: is_whatsapp_payload(event),
+        _handle_meta_payload,
+    ),
+)
+
+
+def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
+    """AWS Lambda entry: find the event's shape and hand it to that shape's handler."""
+    configure_logging()
+    container_loop()  # Mangum and our coroutines both run on the container's one loop
+    if isinstance(event, Mapping):
+        for shape in EVENT_SHAPES:
+            if shape.matches(event, context):
+                try:
+                    return shape.handle(event, context)
+                except InvalidEnvelope as invalid:
+                    logger.error("invalid envelope", extra={"reason": str(invalid)})
+                    raise
+    keys = sorted(event)[:10] if isinstance(event, Mapping) else type(event).__name__
+    expected = "; ".join(shape.description for shape in EVENT_SHAPES)
+    logger.error("unrecognised event", extra={"keys": keys})
+    raise UnrecognisedEvent(f"unrecognised event (got {keys}); expected one of: {expected}")
+
+
+__all__ = ["EVENT_SHAPES", "app", "lambda_handler"]

@@ -1,0 +1,45 @@
+"""Processing what the forwarder handed off: the raw webhook body, or where it parked it."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from handler.parked import read_parked_body
+from handler.pipeline import BatchSummary, Services, process_batch
+from handler.retry import Deadline
+from shared.envelope import Envelope, InvalidEnvelope, ParkedBody
+from shared.webhook import MalformedWebhook, is_whatsapp_payload, parse_webhook
+
+logger = logging.getLogger("handler")
+
+
+async def process_envelope(envelope: Envelope, services: Services, deadline: Deadline) -> BatchSummary:
+    raw = envelope.body if envelope.body is not None else await read_parked_body(_parked(envelope))
+    return await process_payload_text(raw, services, deadline, part=f"{envelope.part + 1}/{envelope.parts}")
+
+
+async def process_payload_text(
+    raw: str, services: Services, deadline: Deadline, *, part: str = "1/1"
+) -> BatchSummary:
+    try:
+        payload = json.loads(raw)
+    except ValueError:
+        raise InvalidEnvelope("the envelope's body is not JSON") from None
+    if not is_whatsapp_payload(payload):
+        logger.info("payload is not a WhatsApp Business Account change, dropped")
+        return BatchSummary()
+    try:
+        batch = parse_webhook(payload)
+    except MalformedWebhook as error:
+        raise InvalidEnvelope(str(error)) from None
+    logger.info(
+        "webhook received",
+        extra={"part": part, "messages": len(batch.messages), "statuses": len(batch.statuses)},
+    )
+    return await process_batch(batch, services, deadline)
+
+
+def _parked(envelope: Envelope) -> ParkedBody:
+    assert envelope.parked is not None
+    return envelope.parked

@@ -1,0 +1,181 @@
+"""The handler's HTTP endpoints (the same under uvicorn locally and behind Mangum in Lambda)."""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import asyncpg
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+
+from handler.envelope_flow import process_envelope, process_payload_text
+from handler.pipeline import BatchSummary
+from handler.retry import Deadline
+from handler.runtime import Runtime, get_runtime
+from handler.seed_flow import answer_seed_request
+from handler.seed_request import InvalidRequest, parse_seed_request
+from shared import SERVICE_VERSION
+from shared.envelope import Envelope, InvalidEnvelope
+from shared.signature import (
+    FORWARDER_SIGNATURE_HEADER,
+    META_SIGNATURE_HEADER,
+    SignatureCheck,
+    check_signature,
+)
+
+logger = logging.getLogger("handler")
+
+# Failures of a dependency that may pass: the caller should retry (Meta, the forwarder, Lambda).
+TRANSIENT_FAILURES: tuple[type[BaseException], ...] = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.TooManyConnectionsError,
+    OSError,
+    TimeoutError,
+)
+# Time kept when nothing says how long we have (outside Lambda).
+_DEFAULT_BUDGET_SECONDS = 25.0
+
+
+def request_deadline(request: Request, runtime: Runtime) -> Deadline:
+    """The Lambda's remaining time (Mangum puts its context in the scope), less room to record."""
+    context = request.scope.get("aws.context")
+    return deadline_from_context(context, runtime.settings.outcome_reserve_seconds)
+
+
+def deadline_from_context(context: Any, reserve: float) -> Deadline:
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if callable(remaining):
+        return Deadline.after(max(remaining() / 1000 - reserve, 1.0))
+    return Deadline.after(_DEFAULT_BUDGET_SECONDS)
+
+
+def error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"success": False, "error": message}, status_code=status)
+
+
+def summary_response(summary: BatchSummary) -> JSONResponse:
+    if summary.in_progress:
+        # Another invocation is answering one of these messages: ask the sender to come back.
+        return JSONResponse({"success": False, "retry": True, **summary.as_dict()}, status_code=503)
+    return JSONResponse({"success": True, **summary.as_dict()})
+
+
+async def guarded(work: Callable[[], Awaitable[Response]]) -> Response:
+    """Turn a dependency outage into 503 (retry me), never into a 200 that loses the message."""
+    try:
+        return await work()
+    except TRANSIENT_FAILURES as failure:
+        logger.error("dependency unavailable", extra={"error_type": type(failure).__name__})
+        return error(503, "temporarily unavailable, retry later")
+
+
+async def health(request: Request) -> Response:
+    runtime = await get_runtime()
+    database_ok = True
+    try:
+        await runtime.pool.fetchval("SELECT 1")
+    except TRANSIENT_FAILURES:
+        database_ok = False
+    settings = runtime.settings
+    body = {
+        "status": "healthy" if database_ok else "unhealthy",
+        "version": SERVICE_VERSION,
+        "config": {
+            "hasDatabase": database_ok,
+            "hasVerifyToken": bool(settings.verify_token),
+            "hasAppSecret": bool(settings.meta_app_secrets),
+            "hasForwarderSecret": bool(settings.forwarder_handler_secret),
+        },
+    }
+    return JSONResponse(body, status_code=200 if database_ok else 503)
+
+
+async def verify_webhook(request: Request) -> Response:
+    """Meta's subscription handshake, for deployments where Meta calls the handler directly."""
+    runtime = await get_runtime()
+    params = request.query_params
+    token = params.get("hub.verify_token", "")
+    expected = runtime.settings.verify_token
+    if (
+        params.get("hub.mode") == "subscribe"
+        and expected
+        and hmac.compare_digest(token.encode(), expected.encode())
+    ):
+        return PlainTextResponse(params.get("hub.challenge", ""))
+    logger.warning("webhook verification refused")
+    return PlainTextResponse("Forbidden", status_code=403)
+
+
+async def meta_webhook(request: Request) -> Response:
+    """Meta calling the handler directly: the same signature check as the forwarder's."""
+    runtime = await get_runtime()
+    body = await request.body()
+    check = check_signature(
+        body, request.headers.get(META_SIGNATURE_HEADER), runtime.settings.meta_app_secrets
+    )
+    if check is not SignatureCheck.VALID:
+        logger.warning("webhook signature rejected", extra={"reason": check.value})
+        return error(401, f"invalid signature ({check.value})")
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return error(400, "body is not UTF-8")
+
+    async def work() -> Response:
+        try:
+            summary = await process_payload_text(text, runtime.services, request_deadline(request, runtime))
+        except InvalidEnvelope as invalid:
+            return error(400, str(invalid))
+        return summary_response(summary)
+
+    return await guarded(work)
+
+
+async def forwarded_envelope(request: Request) -> Response:
+    """The forwarder's development transport: an envelope signed with the shared secret."""
+    runtime = await get_runtime()
+    body = await request.body()
+    secret = runtime.settings.forwarder_handler_secret
+    check = check_signature(body, request.headers.get(FORWARDER_SIGNATURE_HEADER), [secret] if secret else [])
+    if check is not SignatureCheck.VALID:
+        logger.warning("envelope signature rejected", extra={"reason": check.value})
+        return error(401, f"invalid forwarder signature ({check.value})")
+    try:
+        envelope = Envelope.from_dict(json.loads(body))
+    except (ValueError, InvalidEnvelope) as invalid:
+        return error(
+            400, f"invalid envelope: {invalid}" if isinstance(invalid, InvalidEnvelope) else "invalid JSON"
+        )
+
+    async def work() -> Response:
+        try:
+            summary = await process_envelope(envelope, runtime.services, request_deadline(request, runtime))
+        except InvalidEnvelope as invalid:
+            return error(400, f"invalid envelope: {invalid}")
+        return summary_response(summary)
+
+    return await guarded(work)
+
+
+async def seed_chatbot(request: Request) -> Response:
+    """The seed edge function's endpoint, and the web chat: same body, same answers."""
+    runtime = await get_runtime()
+    try:
+        seed_request = parse_seed_request(json.loads(await request.body()))
+    except ValueError as invalid:
+        message = str(invalid) if isinstance(invalid, InvalidRequest) else "body is not JSON"
+        return error(400, message)
+
+    async def work() -> Response:
+        response = await answer_seed_request(
+            seed_request, runtime.services, request_deadline(request, runtime)
+        )
+        return JSONResponse(response.body, status_code=response.status_code)
+
+    return await guarded(work)

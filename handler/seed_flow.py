@@ -1,0 +1,101 @@
+"""Answering a seed-format request: a WhatsApp message relayed by the old webhook, or a web chat."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from handler.errors import SERVICE_NOT_CONFIGURED
+from handler.pipeline import Outcome, Services, answer_message, generate_reply
+from handler.retry import Deadline
+from handler.seed_request import SeedRequest
+from shared.logs import mask_phone
+from shared.webhook import InboundMessage, MessageType
+
+logger = logging.getLogger("handler")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SeedResponse:
+    status_code: int
+    body: dict[str, Any]
+
+
+_NOT_CONFIGURED = SeedResponse(status_code=503, body={"success": False, "error": SERVICE_NOT_CONFIGURED})
+
+
+async def answer_seed_request(request: SeedRequest, services: Services, deadline: Deadline) -> SeedResponse:
+    logger.info(
+        "POST request received",
+        extra={
+            "source": request.source,
+            "hasPhoneNumber": request.phone_number is not None,
+            "hasPhoneNumberId": request.phone_number_id is not None,
+            "hasWebUserId": request.web_user_id is not None,
+        },
+    )
+    if request.source == "web":
+        return await _answer_web(request, services, deadline)
+    return await _answer_whatsapp(request, services, deadline)
+
+
+async def _answer_whatsapp(request: SeedRequest, services: Services, deadline: Deadline) -> SeedResponse:
+    assert request.phone_number is not None
+    phone_number_id = request.phone_number_id
+    if phone_number_id is None:
+        # The seed's fallback: the business this customer wrote to last. Only when the request names
+        # no business number; an unknown number is never answered from another tenant's account.
+        tenant = await services.store.find_tenant_by_customer(request.phone_number)
+        if tenant is None or tenant.whatsapp is None:
+            logger.warning(
+                "could not identify user from provided identifiers",
+                extra={"from": mask_phone(request.phone_number)},
+            )
+            return _NOT_CONFIGURED
+        phone_number_id = tenant.whatsapp.phone_number_id
+    message = InboundMessage(
+        id=request.message_id,
+        phone_number_id=phone_number_id,
+        customer_phone=request.phone_number,
+        type=MessageType.TEXT,
+        timestamp=request.timestamp,
+        text=request.text,
+        raw={},
+    )
+    result = await answer_message(message, services, deadline)
+    if result.outcome in (Outcome.NO_TENANT, Outcome.NO_GROQ):
+        return _NOT_CONFIGURED
+    if result.outcome is Outcome.IN_PROGRESS:
+        return SeedResponse(status_code=409, body={"success": False, "error": "message is being answered"})
+    return SeedResponse(
+        status_code=200,
+        body={
+            "success": True,
+            "source": "whatsapp",
+            "response": result.reply,
+            "outcome": result.outcome.value,
+            "whatsappSent": result.outcome is Outcome.REPLIED,
+            "messageIds": list(result.wa_message_ids),
+        },
+    )
+
+
+async def _answer_web(request: SeedRequest, services: Services, deadline: Deadline) -> SeedResponse:
+    assert request.web_user_id is not None
+    tenant = await services.store.find_tenant_by_user_id(request.web_user_id)
+    if tenant is None or tenant.groq is None:
+        logger.warning(
+            "no Groq configuration available for web user", extra={"tenant": str(request.web_user_id)}
+        )
+        return _NOT_CONFIGURED
+    inbound_id, history = await services.store.record_web_message(
+        tenant, request.conversation_key, request.text
+    )
+    log_fields = {"tenant": str(tenant.user_id), "source": "web"}
+    reply, failure = await generate_reply(tenant, history, request.text, services, deadline, log_fields)
+    await services.store.record_reply(
+        inbound_id, [reply], inbound_status="answered", reply_status="delivered", error_title=failure
+    )
+    logger.info("request processed successfully", extra={**log_fields})
+    return SeedResponse(status_code=200, body={"success": True, "source": "web", "response": reply})
