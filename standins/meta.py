@@ -1,0 +1,336 @@
+"""Meta's WhatsApp webhooks as Meta sends them: payload builders, the signature, and a small sender.
+
+Shapes follow Meta's webhook reference: `{"object": "whatsapp_business_account", "entry": [{"id":
+WABA_ID, "changes": [{"field": "messages", "value": {"messaging_product", "metadata", "contacts",
+"messages" | "statuses"}}]}]}`. Timestamps are strings of epoch seconds, as Meta sends them.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from shared.signature import META_SIGNATURE_HEADER, sign
+
+JSON = dict[str, Any]
+DEFAULT_CUSTOMER = "33612345678"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BusinessNumber:
+    """A tenant's WhatsApp business number, as it appears in webhook metadata."""
+
+    phone_number_id: str = "106540352242922"
+    display_phone_number: str = "15550783881"
+    waba_id: str = "102290129340398"
+
+
+DEFAULT_BUSINESS = BusinessNumber()
+
+
+def new_wamid() -> str:
+    """A WhatsApp message id in Meta's format (`wamid.` + base64), unique per call."""
+    return "wamid." + base64.b64encode(b"\x15\x02\x00\x11\x18\x12" + secrets.token_bytes(18)).decode()
+
+
+def _stamp(timestamp: int | None) -> str:
+    return str(int(time.time()) if timestamp is None else timestamp)
+
+
+def _media_id() -> str:
+    return str(10**15 + secrets.randbelow(9 * 10**15))
+
+
+def message(
+    message_type: str,
+    content: object = None,
+    *,
+    sender: str = DEFAULT_CUSTOMER,
+    wamid: str | None = None,
+    timestamp: int | None = None,
+    context: Mapping[str, str] | None = None,
+    **extra: Any,
+) -> JSON:
+    """One item of `value.messages`: `content` goes under the key named by the type."""
+    item: JSON = {
+        "from": sender,
+        "id": wamid or new_wamid(),
+        "timestamp": _stamp(timestamp),
+        "type": message_type,
+    }
+    if context is not None:
+        item["context"] = dict(context)
+    if content is not None:
+        item[message_type] = content
+    return item | extra
+
+
+def text_message(body: str, **common: Any) -> JSON:
+    return message("text", {"body": body}, **common)
+
+
+def _media(mime_type: str, **fields: Any) -> JSON:
+    return {key: value for key, value in fields.items() if value is not None} | {
+        "mime_type": mime_type,
+        "sha256": base64.b64encode(secrets.token_bytes(32)).decode(),
+        "id": _media_id(),
+    }
+
+
+def image_message(caption: str | None = None, **common: Any) -> JSON:
+    return message("image", _media("image/jpeg", caption=caption), **common)
+
+
+def audio_message(*, voice: bool = True, **common: Any) -> JSON:
+    return message("audio", _media("audio/ogg; codecs=opus", voice=voice), **common)
+
+
+def video_message(caption: str | None = None, **common: Any) -> JSON:
+    return message("video", _media("video/mp4", caption=caption), **common)
+
+
+def document_message(filename: str = "facture.pdf", caption: str | None = None, **common: Any) -> JSON:
+    content = _media("application/pdf", caption=caption, filename=filename)
+    return message("document", content, **common)
+
+
+def sticker_message(*, animated: bool = False, **common: Any) -> JSON:
+    return message("sticker", _media("image/webp", animated=animated), **common)
+
+
+def location_message(
+    latitude: float = 48.8584, longitude: float = 2.2945, name: str = "Tour Eiffel", **common: Any
+) -> JSON:
+    content = {"latitude": latitude, "longitude": longitude, "name": name, "address": "Champ de Mars, Paris"}
+    return message("location", content, **common)
+
+
+def contacts_message(
+    formatted_name: str = "Marie Curie", phone: str = "+33 6 00 00 00 00", **common: Any
+) -> JSON:
+    first, _, last = formatted_name.partition(" ")
+    card = {
+        "name": {"formatted_name": formatted_name, "first_name": first, "last_name": last},
+        "phones": [{"phone": phone, "wa_id": "".join(c for c in phone if c.isdigit()), "type": "CELL"}],
+    }
+    return message("contacts", [card], **common)
+
+
+def _reply_context(business: BusinessNumber, replied_to: str | None) -> JSON:
+    return {"from": business.display_phone_number, "id": replied_to or new_wamid()}
+
+
+def button_reply_message(
+    title: str,
+    reply_id: str = "btn_1",
+    *,
+    business: BusinessNumber = DEFAULT_BUSINESS,
+    replied_to: str | None = None,
+    **common: Any,
+) -> JSON:
+    """The customer tapped a reply button of an interactive message."""
+    content = {"type": "button_reply", "button_reply": {"id": reply_id, "title": title}}
+    return message("interactive", content, context=_reply_context(business, replied_to), **common)
+
+
+def list_reply_message(
+    title: str,
+    row_id: str = "row_1",
+    description: str = "",
+    *,
+    business: BusinessNumber = DEFAULT_BUSINESS,
+    replied_to: str | None = None,
+    **common: Any,
+) -> JSON:
+    """The customer picked a row of an interactive list."""
+    content = {"type": "list_reply", "list_reply": {"id": row_id, "title": title, "description": description}}
+    return message("interactive", content, context=_reply_context(business, replied_to), **common)
+
+
+def button_message(
+    text: str,
+    payload: str | None = None,
+    *,
+    business: BusinessNumber = DEFAULT_BUSINESS,
+    replied_to: str | None = None,
+    **common: Any,
+) -> JSON:
+    """The customer tapped a quick-reply button of a template message."""
+    content = {"payload": payload or text, "text": text}
+    return message("button", content, context=_reply_context(business, replied_to), **common)
+
+
+def reaction_message(emoji: str = "\N{THUMBS UP SIGN}", reacted_to: str | None = None, **common: Any) -> JSON:
+    """An emoji reaction (an empty `emoji` removes one)."""
+    return message("reaction", {"message_id": reacted_to or new_wamid(), "emoji": emoji}, **common)
+
+
+def order_message(product_retailer_id: str = "sku-1", quantity: int = 1, **common: Any) -> JSON:
+    item = {
+        "product_retailer_id": product_retailer_id,
+        "quantity": quantity,
+        "item_price": 10,
+        "currency": "EUR",
+    }
+    return message("order", {"catalog_id": "1234567890", "text": "", "product_items": [item]}, **common)
+
+
+def system_message(new_wa_id: str = "33698765432", **common: Any) -> JSON:
+    """Meta's notice that the customer changed number."""
+    sender = common.get("sender", DEFAULT_CUSTOMER)
+    content = {
+        "body": f"User {sender} changed from {sender} to {new_wa_id}",
+        "new_wa_id": new_wa_id,
+        "type": "user_changed_number",
+    }
+    return message("system", content, **common)
+
+
+def unsupported_message(**common: Any) -> JSON:
+    """A message type the Cloud API does not support (e.g. a poll): Meta sends only an error."""
+    error = {
+        "code": 131051,
+        "title": "Message type unknown",
+        "message": "Message type unknown",
+        "error_data": {"details": "Message type is currently not supported."},
+    }
+    return message("unsupported", errors=[error], **common)
+
+
+# One sample builder per message kind, for tests parametrised over every kind Meta sends.
+SAMPLE_MESSAGES: dict[str, Callable[..., JSON]] = {
+    "text": lambda **c: text_message("Bonjour", **c),
+    "image": lambda **c: image_message("Une photo", **c),
+    "audio": audio_message,
+    "video": video_message,
+    "document": document_message,
+    "sticker": sticker_message,
+    "location": location_message,
+    "contacts": contacts_message,
+    "button_reply": lambda **c: button_reply_message("Oui", **c),
+    "list_reply": lambda **c: list_reply_message("Livraison", **c),
+    "button": lambda **c: button_message("Se désabonner", **c),
+    "reaction": reaction_message,
+    "order": order_message,
+    "system": system_message,
+    "unsupported": unsupported_message,
+}
+
+
+def status(
+    wamid: str,
+    state: str,
+    *,
+    recipient: str = DEFAULT_CUSTOMER,
+    timestamp: int | None = None,
+    errors: Iterable[Mapping[str, Any]] = (),
+) -> JSON:
+    """One item of `value.statuses`: sent, delivered, read, or failed (give `errors`)."""
+    item: JSON = {"id": wamid, "status": state, "timestamp": _stamp(timestamp), "recipient_id": recipient}
+    if state in ("sent", "delivered"):
+        item["conversation"] = {"id": secrets.token_hex(16), "origin": {"type": "service"}}
+        item["pricing"] = {
+            "billable": False,
+            "pricing_model": "PMP",
+            "category": "service",
+            "type": "free_customer_service",
+        }
+    if errors:
+        item["errors"] = [dict(error) for error in errors]
+    return item
+
+
+def status_error(code: int, title: str, details: str = "") -> JSON:
+    """An item of a failed status's `errors`, as Meta writes it."""
+    return {
+        "code": code,
+        "title": title,
+        "message": title,
+        "error_data": {"details": details or title},
+        "href": "https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes/",
+    }
+
+
+def failed_status(
+    wamid: str, code: int = 131047, title: str = "Re-engagement message", **common: Any
+) -> JSON:
+    return status(wamid, "failed", errors=[status_error(code, title)], **common)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Change:
+    """One `changes[]` item, and the business account whose entry it belongs in."""
+
+    business: BusinessNumber
+    value: JSON = field(default_factory=dict)
+    field_name: str = "messages"
+
+    def as_dict(self) -> JSON:
+        return {"value": self.value, "field": self.field_name}
+
+
+def messages_change(
+    *messages: JSON, business: BusinessNumber = DEFAULT_BUSINESS, names: Mapping[str, str] | None = None
+) -> Change:
+    """A change carrying customer messages; `contacts` lists each sender once, with a profile name."""
+    senders = dict.fromkeys(str(m.get("from", "")) for m in messages)
+    contacts = [{"profile": {"name": (names or {}).get(s, f"Client {s[-4:]}")}, "wa_id": s} for s in senders]
+    return Change(
+        business=business, value=_value(business) | {"contacts": contacts, "messages": list(messages)}
+    )
+
+
+def statuses_change(*statuses: JSON, business: BusinessNumber = DEFAULT_BUSINESS) -> Change:
+    return Change(business=business, value=_value(business) | {"statuses": list(statuses)})
+
+
+def _value(business: BusinessNumber) -> JSON:
+    metadata = {
+        "display_phone_number": business.display_phone_number,
+        "phone_number_id": business.phone_number_id,
+    }
+    return {"messaging_product": "whatsapp", "metadata": metadata}
+
+
+def webhook_payload(*changes: Change) -> JSON:
+    """The whole payload: one entry per business account, its changes in the order given."""
+    entries: dict[str, list[JSON]] = {}
+    for change in changes:
+        entries.setdefault(change.business.waba_id, []).append(change.as_dict())
+    return {
+        "object": "whatsapp_business_account",
+        "entry": [{"id": waba_id, "changes": items} for waba_id, items in entries.items()],
+    }
+
+
+def text_webhook(
+    body: str, *, sender: str = DEFAULT_CUSTOMER, business: BusinessNumber = DEFAULT_BUSINESS, **common: Any
+) -> JSON:
+    """The most common payload: one customer text to one business number."""
+    return webhook_payload(messages_change(text_message(body, sender=sender, **common), business=business))
+
+
+def signed_request(payload: object, app_secret: str) -> tuple[bytes, dict[str, str]]:
+    """The body bytes and headers Meta would POST: JSON and `X-Hub-Signature-256`."""
+    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+    return body, {"content-type": "application/json", META_SIGNATURE_HEADER: sign(app_secret, body)}
+
+
+def verification_params(verify_token: str, challenge: str = "1158201444") -> dict[str, str]:
+    """The query string of Meta's subscription check (`GET` on the webhook URL)."""
+    return {"hub.mode": "subscribe", "hub.verify_token": verify_token, "hub.challenge": challenge}
+
+
+async def post_webhook(
+    client: httpx.AsyncClient, url: str, payload: object, app_secret: str
+) -> httpx.Response:
+    """POST `payload` to `url` signed as Meta does; the caller owns `client` (one per run)."""
+    body, headers = signed_request(payload, app_secret)
+    return await client.post(url, content=body, headers=headers)
