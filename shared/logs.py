@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import time
 from typing import Any
@@ -43,12 +44,27 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str, ensure_ascii=False)
 
 
+# Our loggers; third-party ones (pgserver, botocore, uvicorn) keep their own levels.
+APP_LOGGERS = ("handler", "forwarder", "admin", "migrate", "localrun", "standins")
+
+
 def configure_logging(level: str = "INFO") -> None:
-    """Route every logger to stdout as JSON lines (Lambda ships stdout to CloudWatch)."""
+    """JSON lines on stdout for our loggers (Lambda ships stdout to CloudWatch).
+
+    In Lambda the runtime already installed a root handler: it gets our formatter. A process that
+    configured logging itself (pytest's capture, uvicorn) keeps its handlers; ours only add levels.
+    """
+    for name in APP_LOGGERS:
+        logging.getLogger(name).setLevel(level.upper())
     root = logging.getLogger()
     if any(isinstance(h.formatter, JsonFormatter) for h in root.handlers):
         return
+    if os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
+        for existing in root.handlers:
+            existing.setFormatter(JsonFormatter())
+        return
+    if root.handlers:
+        return
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(JsonFormatter())
-    root.handlers = [handler]
-    root.setLevel(level.upper())
+    root.addHandler(handler)

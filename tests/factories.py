@@ -1,0 +1,72 @@
+"""Tenants written straight into the test database, the way the admin CLI stores them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from uuid import UUID
+
+import asyncpg
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TestTenant:
+    user_id: UUID
+    email: str
+    phone_number_id: str
+    access_token: str
+    groq_key: str
+    model: str
+
+
+async def add_tenant(
+    conn: asyncpg.Connection,
+    number: int,
+    *,
+    whatsapp: bool = True,
+    groq: bool = True,
+    active: bool = True,
+    model: str = "llama-3.3-70b-versatile",
+    history_length: int = 10,
+    system_prompt: str | None = None,
+    app_secret: str | None = None,
+) -> TestTenant:
+    """Tenant `number` gets phone_number_id 10000000000+number and secrets that name it."""
+    tenant = TestTenant(
+        user_id=UUID(int=0),
+        email=f"tenant{number}@example.com",
+        phone_number_id=str(10_000_000_000 + number),
+        access_token=f"EAA-token-of-tenant-{number}",
+        groq_key=f"gsk_key_of_tenant_{number}",
+        model=model,
+    )
+    user_id = await conn.fetchval("INSERT INTO auth.users (email) VALUES ($1) RETURNING id", tenant.email)
+    if whatsapp:
+        await conn.execute(
+            "INSERT INTO user_whatsapp_config (user_id, access_token, phone_number_id, app_secret, is_active)"
+            " VALUES ($1, $2, $3, $4, $5)",
+            user_id,
+            tenant.access_token,
+            tenant.phone_number_id,
+            app_secret,
+            active,
+        )
+    if groq:
+        await conn.execute(
+            "INSERT INTO user_groq_config (user_id, api_key, model, history_length) VALUES ($1, $2, $3, $4)",
+            user_id,
+            tenant.groq_key,
+            model,
+            history_length,
+        )
+        if system_prompt is not None:
+            await conn.execute(
+                "UPDATE user_groq_config SET system_prompt = $2 WHERE user_id = $1", user_id, system_prompt
+            )
+    return TestTenant(
+        user_id=user_id,
+        email=tenant.email,
+        phone_number_id=tenant.phone_number_id,
+        access_token=tenant.access_token,
+        groq_key=tenant.groq_key,
+        model=model,
+    )

@@ -1,0 +1,98 @@
+"""The handler under test: real Postgres, the Groq and Graph stand-ins, and `lambda_handler`
+called the way Lambda calls it (one container: always the same single thread)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from handler.app import lambda_handler
+from handler.runtime import reset_container
+from standins.graph import GraphStandIn
+from standins.groq import GroqStandIn
+
+
+@dataclass
+class LambdaTestContext:
+    """The attributes of Lambda's context object that the handler reads."""
+
+    remaining_ms: int = 30_000
+    function_name: str = "handler"
+    function_version: str = "$LATEST"
+    invoked_function_arn: str = "arn:aws:lambda:eu-west-1:000000000000:function:handler"
+    memory_limit_in_mb: int = 512
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    log_group_name: str = "/aws/lambda/handler"
+    log_stream_name: str = "test"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
+
+
+@pytest.fixture(scope="session")
+def groq() -> Iterator[GroqStandIn]:
+    with GroqStandIn() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def graph() -> Iterator[GraphStandIn]:
+    with GraphStandIn() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def handler_environment(
+    database_url: str, groq: GroqStandIn, graph: GraphStandIn
+) -> Iterator[dict[str, str]]:
+    environment = {
+        "DATABASE_URL": database_url,
+        "GROQ_BASE_URL": groq.base_url,
+        "GRAPH_API_BASE_URL": graph.base_url,
+        "RETRY_BASE_DELAY_SECONDS": "0.01",
+        "RETRY_MAX_DELAY_SECONDS": "0.05",
+        "META_APP_SECRET": "test-app-secret",
+        "VERIFY_TOKEN": "test-verify-token",
+        "FORWARDER_HANDLER_SECRET": "test-forwarder-secret",
+    }
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in environment.items():
+            patch.setenv(name, value)
+        yield environment
+
+
+class LambdaContainer:
+    """Invokes `lambda_handler` on one dedicated thread, as one warm Lambda container would."""
+
+    def __init__(self) -> None:
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lambda-container")
+
+    async def invoke(self, event: Any, context: LambdaTestContext | None = None) -> Any:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._thread, lambda_handler, event, context or LambdaTestContext())
+
+    async def close(self) -> None:
+        await asyncio.get_running_loop().run_in_executor(self._thread, reset_container)
+        self._thread.shutdown()
+
+
+@pytest.fixture(scope="session")
+async def container(handler_environment: dict[str, str]) -> AsyncIterator[LambdaContainer]:
+    lambda_container = LambdaContainer()
+    yield lambda_container
+    await lambda_container.close()
+
+
+@pytest.fixture(autouse=True)
+def fresh_stand_ins(groq: GroqStandIn, graph: GraphStandIn) -> None:
+    groq.reset()
+    graph.reset()
+
+
+__all__ = ["LambdaContainer", "LambdaTestContext"]
