@@ -32,6 +32,10 @@ bench: install
 migrate: install
 	$(BIN)/python -m shared.migrate
 
+# e.g. make admin ARGS="check"  (the same as .venv/bin/wa-admin check)
+admin: install
+	$(BIN)/python -m admin $(ARGS)
+
 run: install
 	$(BIN)/python -m localrun
 

@@ -1,0 +1,110 @@
+"""What `check` reports: pure functions that turn a tenant's status into typed problems.
+
+Each check looks at one `TenantStatus` and returns a `Problem` or None; a new kind of problem is one
+more function in `CHECKS` (and, when it needs more facts, one more field on `TenantStatus`).
+A problem blocks service when the tenant has an active number whose messages cannot be answered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from admin.groq_models import replacement_for_retired
+from admin.records import Tenant, TenantStatus
+
+
+class ProblemKind(StrEnum):
+    MISSING_WHATSAPP_CONFIG = "missing_whatsapp_config"
+    INACTIVE_WHATSAPP_CONFIG = "inactive_whatsapp_config"
+    MISSING_ACCESS_TOKEN = "missing_access_token"
+    MISSING_GROQ_CONFIG = "missing_groq_config"
+    MISSING_GROQ_KEY = "missing_groq_key"
+    RETIRED_MODEL = "retired_model"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Problem:
+    tenant: Tenant
+    kind: ProblemKind
+    detail: str
+    blocks_service: bool
+
+
+Check = Callable[[TenantStatus], Problem | None]
+
+
+def _problem(status: TenantStatus, kind: ProblemKind, detail: str, *, blocking: bool) -> Problem:
+    return Problem(tenant=status.tenant, kind=kind, detail=detail, blocks_service=blocking)
+
+
+def missing_whatsapp_config(status: TenantStatus) -> Problem | None:
+    if status.phone_number_id is not None:
+        return None
+    return _problem(
+        status, ProblemKind.MISSING_WHATSAPP_CONFIG, "no WhatsApp config (set-whatsapp)", blocking=False
+    )
+
+
+def inactive_whatsapp_config(status: TenantStatus) -> Problem | None:
+    if status.phone_number_id is None or status.has_active_number:
+        return None
+    detail = f"WhatsApp number {status.phone_number_id} is inactive: its messages are not answered"
+    return _problem(status, ProblemKind.INACTIVE_WHATSAPP_CONFIG, detail, blocking=False)
+
+
+def missing_access_token(status: TenantStatus) -> Problem | None:
+    if status.phone_number_id is None or status.access_token_configured:
+        return None
+    detail = "WhatsApp access token missing: replies cannot be sent"
+    return _problem(status, ProblemKind.MISSING_ACCESS_TOKEN, detail, blocking=status.has_active_number)
+
+
+def missing_groq_config(status: TenantStatus) -> Problem | None:
+    if status.has_groq_config:
+        return None
+    detail = "no Groq config (set-groq): no reply can be generated"
+    return _problem(status, ProblemKind.MISSING_GROQ_CONFIG, detail, blocking=status.has_active_number)
+
+
+def missing_groq_key(status: TenantStatus) -> Problem | None:
+    if not status.has_groq_config or status.groq_key_configured:
+        return None
+    detail = "Groq API key missing: no reply can be generated"
+    return _problem(status, ProblemKind.MISSING_GROQ_KEY, detail, blocking=status.has_active_number)
+
+
+def retired_model(status: TenantStatus) -> Problem | None:
+    replacement = replacement_for_retired(status.model) if status.model else None
+    if replacement is None:
+        return None
+    tenant = status.tenant.email or str(status.tenant.id)
+    detail = (
+        f"Groq model {status.model} is retired; switch with: wa-admin set-groq {tenant} --model {replacement}"
+    )
+    return _problem(status, ProblemKind.RETIRED_MODEL, detail, blocking=status.has_active_number)
+
+
+CHECKS: tuple[Check, ...] = (
+    missing_whatsapp_config,
+    inactive_whatsapp_config,
+    missing_access_token,
+    missing_groq_config,
+    missing_groq_key,
+    retired_model,
+)
+
+
+def find_problems(statuses: Iterable[TenantStatus], checks: Sequence[Check] = CHECKS) -> list[Problem]:
+    """Every problem of every tenant, in tenant order, then check order."""
+    return [problem for status in statuses for check in checks if (problem := check(status)) is not None]
+
+
+def tenants_that_cannot_be_served(problems: Iterable[Problem]) -> list[Tenant]:
+    """Tenants with an active number and at least one blocking problem, each once."""
+    blocked: dict[object, Tenant] = {}
+    for problem in problems:
+        if problem.blocks_service:
+            blocked.setdefault(problem.tenant.id, problem.tenant)
+    return list(blocked.values())

@@ -1,0 +1,145 @@
+"""`wa-admin`: the tenant admin command line (argument parsing and dispatch; the work is in `commands`)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from typing import NoReturn
+
+from admin import validate
+from admin.commands import COMMANDS, Console
+from admin.connection import connect, require_migrated_schema
+from admin.errors import AdminError
+
+_DESCRIPTION = """\
+Manage the tenants of the WhatsApp assistant in Postgres (DATABASE_URL, or the embedded server).
+Secrets are read from an environment variable or standard input, never from the command line,
+and are never printed (lists show the last 4 characters at most)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage mistakes as one line on stderr (`error: ...`), exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {self.prog.removeprefix('wa-admin ')}: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="wa-admin", description=_DESCRIPTION)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
+
+    add = sub.add_parser("add-tenant", help="create a tenant; prints its id")
+    add.add_argument("--email", required=True, type=validate.email)
+
+    _add_set_whatsapp(sub)
+    _add_set_groq(sub)
+
+    sub.add_parser("list", help="every tenant with its number, model and masked secrets")
+    for name, what in (
+        ("deactivate", "stop answering the tenant's WhatsApp number"),
+        ("reactivate", "answer the tenant's WhatsApp number again (refused if another tenant has it)"),
+    ):
+        _add_tenant_argument(sub.add_parser(name, help=what, description=what))
+    sub.add_parser(
+        "check",
+        help="the seed's verification table and every problem; exit 1 if an active tenant cannot be served",
+        description="The seed's verification table for every tenant, then the problems found "
+        "(missing configs, retired models, inactive numbers). Exit code 1 when any tenant with "
+        "an active number cannot be served, 0 otherwise.",
+    )
+    stats = sub.add_parser(
+        "stats", help="identification rate (24 h), recent messages (1 h), messages per tenant (24 h)"
+    )
+    stats.add_argument(
+        "--limit", type=validate.positive_int, default=50, help="recent messages shown (default 50)"
+    )
+    sub.add_parser("migrate", help="apply pending database migrations")
+    return parser
+
+
+def _add_tenant_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("tenant", metavar="TENANT", help="the tenant's id or email")
+
+
+def _add_secret_options(parser: argparse.ArgumentParser, option: str, label: str, *, extra: str = "") -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument(
+        f"--{option}-env", metavar="NAME", type=validate.env_name, help=f"read the {label} from variable NAME"
+    )
+    group.add_argument(f"--{option}-stdin", action="store_true", help=f"read the {label} from stdin{extra}")
+
+
+def _add_set_whatsapp(sub: argparse._SubParsersAction[_Parser]) -> None:
+    parser = sub.add_parser(
+        "set-whatsapp",
+        help="create or update the tenant's WhatsApp number and credentials",
+        description="Create or update the tenant's WhatsApp config. A new config needs an access "
+        "token; later calls change only what is given.",
+    )
+    _add_tenant_argument(parser)
+    parser.add_argument("--phone-number-id", required=True, type=validate.phone_number_id, metavar="ID")
+    parser.add_argument("--app-id", type=validate.app_id, metavar="ID")
+    active = parser.add_mutually_exclusive_group()
+    active.add_argument("--active", dest="active", action="store_const", const=True, default=None)
+    active.add_argument("--inactive", dest="active", action="store_const", const=False)
+    _add_secret_options(parser, "access-token", "access token", extra=" (first line)")
+    _add_secret_options(
+        parser, "app-secret", "Meta app secret", extra=" (the line after the access token, if both)"
+    )
+
+
+def _add_set_groq(sub: argparse._SubParsersAction[_Parser]) -> None:
+    parser = sub.add_parser(
+        "set-groq",
+        help="create or update the tenant's Groq key and assistant settings",
+        description="Create or update the tenant's Groq config. A new config needs an API key; "
+        "later calls change only what is given (the rest keeps its value or the default).",
+    )
+    _add_tenant_argument(parser)
+    parser.add_argument(
+        "--model", type=validate.model, help="Groq model id (default llama-3.3-70b-versatile)"
+    )
+    parser.add_argument("--temperature", type=validate.temperature, metavar="T", help="0 to 2")
+    parser.add_argument("--system-prompt", type=validate.text, metavar="TEXT")
+    parser.add_argument(
+        "--history-length",
+        type=validate.history_length,
+        metavar="N",
+        help="past messages sent to Groq, 0 to 100",
+    )
+    parser.add_argument(
+        "--fallback-text", type=validate.text, metavar="TEXT", help="sent when no reply can be generated"
+    )
+    parser.add_argument(
+        "--unsupported-media-text", type=validate.text, metavar="TEXT", help="sent for non-text messages"
+    )
+    _add_secret_options(parser, "api-key", "Groq API key")
+
+
+async def _run(args: argparse.Namespace, console: Console) -> int:
+    command = COMMANDS[args.command]
+    async with connect(console.env) as conn:
+        if command.needs_migrated_schema:
+            await require_migrated_schema(conn)
+        return await command.run(conn, args, console)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one admin command; returns the exit code (0 ok, 1 check failed or database down, 2 bad input)."""
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # --help, or a usage error already reported on one line
+        return exc.code if isinstance(exc.code, int) else 2
+    console = Console(stdin=sys.stdin, stdout=sys.stdout, env=os.environ)
+    try:
+        return asyncio.run(_run(args, console))
+    except AdminError as exc:
+        message = " ".join(str(exc).split())
+        sys.stderr.write(f"error: {message}\n")
+        return exc.exit_code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

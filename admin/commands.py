@@ -1,0 +1,164 @@
+"""What each subcommand does, given its parsed arguments and one database connection."""
+
+from __future__ import annotations
+
+from argparse import Namespace
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import TextIO
+
+import asyncpg
+
+from admin import checks, configs, monitoring, render, tenants
+from admin.secrets_input import SecretSource, read_secret
+from shared.migrate import apply_migrations
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Console:
+    """Where a command reads secrets from and writes its output to."""
+
+    stdin: TextIO
+    stdout: TextIO
+    env: Mapping[str, str]
+
+    def write(self, text: str) -> None:
+        self.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+Run = Callable[[asyncpg.Connection, Namespace, Console], Awaitable[int]]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Command:
+    run: Run
+    needs_migrated_schema: bool = True
+
+
+async def add_tenant(conn: asyncpg.Connection, args: Namespace, console: Console) -> int:
+    tenant = await tenants.add_tenant(conn, args.email)
+    console.write(str(tenant.id))  # alone on stdout, so scripts can capture it
+    return 0
+
+
+async def set_whatsapp(conn: asyncpg.Connection, args: Namespace, console: Console) -> int:
+    # Both from stdin: the token is the first line, the app secret the second.
+    access_token = read_secret(
+        SecretSource(
+            label="WhatsApp access token", env_name=args.access_token_env, from_stdin=args.access_token_stdin
+        ),
+        env=console.env,
+        stdin=console.stdin,
+    )
+    app_secret = read_secret(
+        SecretSource(label="Meta app secret", env_name=args.app_secret_env, from_stdin=args.app_secret_stdin),
+        env=console.env,
+        stdin=console.stdin,
+    )
+    changes = configs.WhatsAppChanges(
+        phone_number_id=args.phone_number_id,
+        app_id=args.app_id,
+        active=args.active,
+        access_token=access_token,
+        app_secret=app_secret,
+    )
+    async with conn.transaction():
+        tenant = await tenants.find_tenant(conn, args.tenant)
+        await tenants.lock_tenant(conn, tenant)
+        config = await configs.set_whatsapp_config(conn, tenant, changes)
+    console.write(
+        f"WhatsApp config {'created' if config.created else 'updated'} for {tenant.email or tenant.id}:"
+        f" phone_number_id {config.phone_number_id}, {'active' if config.active else 'inactive'}"
+    )
+    return 0
+
+
+async def set_groq(conn: asyncpg.Connection, args: Namespace, console: Console) -> int:
+    api_key = read_secret(
+        SecretSource(label="Groq API key", env_name=args.api_key_env, from_stdin=args.api_key_stdin),
+        env=console.env,
+        stdin=console.stdin,
+    )
+    changes = configs.GroqChanges(
+        api_key=api_key,
+        model=args.model,
+        temperature=args.temperature,
+        system_prompt=args.system_prompt,
+        history_length=args.history_length,
+        fallback_text=args.fallback_text,
+        unsupported_media_text=args.unsupported_media_text,
+    )
+    async with conn.transaction():
+        tenant = await tenants.find_tenant(conn, args.tenant)
+        await tenants.lock_tenant(conn, tenant)
+        config = await configs.set_groq_config(conn, tenant, changes)
+    console.write(
+        f"Groq config {'created' if config.created else 'updated'} for {tenant.email or tenant.id}:"
+        f" model {config.model}, temperature {config.temperature}, history length {config.history_length}"
+    )
+    return 0
+
+
+async def list_tenants(conn: asyncpg.Connection, args: Namespace, console: Console) -> int:
+    console.write(render.tenants(await configs.tenant_overviews(conn)))
+    return 0
+
+
+async def deactivate(conn: asyncpg.Connection, args: Namespace, console: Console) -> int:
+    async with conn.transaction():
+        tenant = await tenants.find_tenant(conn, args.tenant)
+        numbers = await configs.deactivate_whatsapp(conn, tenant)
+    name = tenant.email or str(tenant.id)
+    if numbers:
+        console.write(f"deactivated {', '.join(numbers)} for {name}")
+    else:
+        console.write(f"{name} had no active number; nothing changed")
+    return 0
+
+
+async def reactivate(conn: asyncpg.Connection, args: Namespace, console: Console) -> int:
+    async with conn.transaction():
+        tenant = await tenants.find_tenant(conn, args.tenant)
+        await tenants.lock_tenant(conn, tenant)
+        number, changed = await configs.reactivate_whatsapp(conn, tenant)
+    name = tenant.email or str(tenant.id)
+    console.write(
+        f"reactivated {number} for {name}" if changed else f"{number} was already active for {name}"
+    )
+    return 0
+
+
+async def check(conn: asyncpg.Connection, args: Namespace, console: Console) -> int:
+    """Exit 1 when a tenant with an active number cannot be served."""
+    statuses = await configs.tenant_statuses(conn)
+    problems = checks.find_problems(statuses)
+    blocked = checks.tenants_that_cannot_be_served(problems)
+    console.write(render.check_report(statuses, problems, len(blocked)))
+    return 1 if blocked else 0
+
+
+async def stats(conn: asyncpg.Connection, args: Namespace, console: Console) -> int:
+    rate = await monitoring.identification_rate(conn)
+    recent = await monitoring.recent_messages(conn, args.limit)
+    per_tenant = await monitoring.messages_per_tenant(conn)
+    console.write(render.stats_report(rate, recent, per_tenant))
+    return 0
+
+
+async def migrate(conn: asyncpg.Connection, args: Namespace, console: Console) -> int:
+    applied = await apply_migrations(conn)
+    console.write(f"applied: {', '.join(applied)}" if applied else "schema already up to date")
+    return 0
+
+
+COMMANDS: dict[str, Command] = {
+    "add-tenant": Command(run=add_tenant),
+    "set-whatsapp": Command(run=set_whatsapp),
+    "set-groq": Command(run=set_groq),
+    "list": Command(run=list_tenants),
+    "deactivate": Command(run=deactivate),
+    "reactivate": Command(run=reactivate),
+    "check": Command(run=check),
+    "stats": Command(run=stats),
+    "migrate": Command(run=migrate, needs_migrated_schema=False),
+}

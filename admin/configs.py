@@ -1,0 +1,271 @@
+"""The tenants' WhatsApp and Groq configs: the only module that reads or writes a secret column.
+
+Secrets enter as `Secret` values and leave only as masked tails or "configured" flags, so encrypting
+them at rest changes this module alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+import asyncpg
+
+from admin.errors import MissingSecret, NotConfigured, PhoneNumberInUse
+from admin.records import Tenant, TenantOverview, TenantStatus
+from admin.secrets_input import Secret, mask_secret
+
+# The database allows one active config per number (migration 002); it decides every race.
+_ONE_ACTIVE_NUMBER = "user_whatsapp_config_one_active_number"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WhatsAppChanges:
+    """What `set-whatsapp` sets; None leaves the stored value as it is."""
+
+    phone_number_id: str
+    app_id: str | None = None
+    active: bool | None = None
+    access_token: Secret | None = None
+    app_secret: Secret | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GroqChanges:
+    """What `set-groq` sets; None leaves the stored value (or the database's default) as it is."""
+
+    api_key: Secret | None = None
+    model: str | None = None
+    temperature: Decimal | None = None
+    system_prompt: str | None = None
+    history_length: int | None = None
+    fallback_text: str | None = None
+    unsupported_media_text: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WhatsAppConfig:
+    phone_number_id: str
+    active: bool
+    created: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GroqConfig:
+    model: str
+    temperature: Decimal
+    history_length: int
+    created: bool
+
+
+# A tenant has one config of each kind; a database the seed filled may hold several, and then the
+# active one (WhatsApp), else the most recently updated, is the one the tenant uses.
+_PRIMARY_WHATSAPP_CONFIG = """
+SELECT id, phone_number_id, is_active
+FROM user_whatsapp_config
+WHERE user_id = $1
+ORDER BY is_active DESC, updated_at DESC NULLS LAST, created_at DESC NULLS LAST
+LIMIT 1
+FOR UPDATE
+"""
+
+_INSERT_WHATSAPP_CONFIG = """
+INSERT INTO user_whatsapp_config (user_id, phone_number_id, access_token, app_id, app_secret, is_active)
+VALUES ($1, $2, $3, $4, $5, coalesce($6::boolean, true))
+RETURNING phone_number_id, is_active
+"""
+
+_UPDATE_WHATSAPP_CONFIG = """
+UPDATE user_whatsapp_config
+SET phone_number_id = $2,
+    access_token = coalesce($3, access_token),
+    app_id = coalesce($4, app_id),
+    app_secret = coalesce($5, app_secret),
+    is_active = coalesce($6::boolean, is_active),
+    updated_at = now()
+WHERE id = $1
+RETURNING phone_number_id, is_active
+"""
+
+_DEACTIVATE_WHATSAPP = """
+UPDATE user_whatsapp_config
+SET is_active = false, updated_at = now()
+WHERE user_id = $1 AND is_active
+RETURNING phone_number_id
+"""
+
+_ACTIVATE_WHATSAPP = "UPDATE user_whatsapp_config SET is_active = true, updated_at = now() WHERE id = $1"
+
+_PRIMARY_GROQ_CONFIG = """
+SELECT id
+FROM user_groq_config
+WHERE user_id = $1
+ORDER BY updated_at DESC NULLS LAST, created_at DESC NULLS LAST
+LIMIT 1
+FOR UPDATE
+"""
+
+# Settings are applied by the update below, so a new row takes the database's defaults for the rest.
+_INSERT_GROQ_CONFIG = "INSERT INTO user_groq_config (user_id, api_key) VALUES ($1, $2) RETURNING id"
+
+_UPDATE_GROQ_CONFIG = """
+UPDATE user_groq_config
+SET api_key = coalesce($2, api_key),
+    model = coalesce($3, model),
+    temperature = coalesce($4::numeric, temperature),
+    system_prompt = coalesce($5, system_prompt),
+    history_length = coalesce($6::integer, history_length),
+    fallback_text = coalesce($7, fallback_text),
+    unsupported_media_text = coalesce($8, unsupported_media_text),
+    updated_at = now()
+WHERE id = $1
+RETURNING model, temperature, history_length
+"""
+
+_TENANT_CONFIGS = """
+SELECT u.id, u.email,
+       w.phone_number_id, w.is_active, w.access_token, w.app_secret,
+       g.id AS groq_config_id, g.api_key, g.model
+FROM auth.users AS u
+LEFT JOIN LATERAL (
+    SELECT phone_number_id, is_active, access_token, app_secret
+    FROM user_whatsapp_config
+    WHERE user_id = u.id
+    ORDER BY is_active DESC, updated_at DESC NULLS LAST, created_at DESC NULLS LAST
+    LIMIT 1
+) AS w ON true
+LEFT JOIN LATERAL (
+    SELECT id, api_key, model
+    FROM user_groq_config
+    WHERE user_id = u.id
+    ORDER BY updated_at DESC NULLS LAST, created_at DESC NULLS LAST
+    LIMIT 1
+) AS g ON true
+ORDER BY u.email NULLS LAST, u.id
+"""
+
+
+async def set_whatsapp_config(
+    conn: asyncpg.Connection, tenant: Tenant, changes: WhatsAppChanges
+) -> WhatsAppConfig:
+    """Create or update the tenant's WhatsApp config; call inside a transaction holding the tenant."""
+    existing = await conn.fetchrow(_PRIMARY_WHATSAPP_CONFIG, tenant.id)
+    if existing is None and changes.access_token is None:
+        raise MissingSecret(
+            "a new WhatsApp config needs an access token: use --access-token-env NAME or --access-token-stdin"
+        )
+    values = (
+        changes.phone_number_id,
+        _reveal(changes.access_token),
+        changes.app_id,
+        _reveal(changes.app_secret),
+        changes.active,
+    )
+    try:
+        if existing is None:
+            row = await conn.fetchrow(_INSERT_WHATSAPP_CONFIG, tenant.id, *values)
+        else:
+            row = await conn.fetchrow(_UPDATE_WHATSAPP_CONFIG, existing["id"], *values)
+    except asyncpg.UniqueViolationError as exc:
+        if exc.constraint_name == _ONE_ACTIVE_NUMBER:
+            raise PhoneNumberInUse(changes.phone_number_id) from None
+        raise
+    assert row is not None
+    return WhatsAppConfig(
+        phone_number_id=row["phone_number_id"], active=row["is_active"], created=existing is None
+    )
+
+
+async def deactivate_whatsapp(conn: asyncpg.Connection, tenant: Tenant) -> list[str]:
+    """Deactivate the tenant's numbers; return those that were active (none: already inactive)."""
+    rows = await conn.fetch(_DEACTIVATE_WHATSAPP, tenant.id)
+    if not rows and await conn.fetchrow(_PRIMARY_WHATSAPP_CONFIG, tenant.id) is None:
+        raise NotConfigured(f"tenant {tenant.email or tenant.id} has no WhatsApp config")
+    return [row["phone_number_id"] for row in rows]
+
+
+async def reactivate_whatsapp(conn: asyncpg.Connection, tenant: Tenant) -> tuple[str, bool]:
+    """Activate the tenant's number; return it and whether it was inactive before."""
+    existing = await conn.fetchrow(_PRIMARY_WHATSAPP_CONFIG, tenant.id)
+    if existing is None:
+        raise NotConfigured(f"tenant {tenant.email or tenant.id} has no WhatsApp config")
+    number: str = existing["phone_number_id"]
+    if existing["is_active"]:
+        return number, False
+    try:
+        await conn.execute(_ACTIVATE_WHATSAPP, existing["id"])
+    except asyncpg.UniqueViolationError as exc:
+        if exc.constraint_name == _ONE_ACTIVE_NUMBER:
+            raise PhoneNumberInUse(number) from None
+        raise
+    return number, True
+
+
+async def set_groq_config(conn: asyncpg.Connection, tenant: Tenant, changes: GroqChanges) -> GroqConfig:
+    """Create or update the tenant's Groq config; call inside a transaction holding the tenant."""
+    config_id = await conn.fetchval(_PRIMARY_GROQ_CONFIG, tenant.id)
+    created = config_id is None
+    if created:
+        if changes.api_key is None:
+            raise MissingSecret(
+                "a new Groq config needs an API key: use --api-key-env NAME or --api-key-stdin"
+            )
+        config_id = await conn.fetchval(_INSERT_GROQ_CONFIG, tenant.id, changes.api_key.value)
+    row = await conn.fetchrow(
+        _UPDATE_GROQ_CONFIG,
+        config_id,
+        _reveal(changes.api_key),
+        changes.model,
+        changes.temperature,
+        changes.system_prompt,
+        changes.history_length,
+        changes.fallback_text,
+        changes.unsupported_media_text,
+    )
+    assert row is not None
+    return GroqConfig(
+        model=row["model"],
+        temperature=row["temperature"],
+        history_length=row["history_length"],
+        created=created,
+    )
+
+
+async def tenant_overviews(conn: asyncpg.Connection) -> list[TenantOverview]:
+    """Every tenant with its configs, secrets masked (`list`)."""
+    return [
+        TenantOverview(
+            tenant=Tenant(id=row["id"], email=row["email"]),
+            phone_number_id=row["phone_number_id"],
+            whatsapp_active=row["is_active"],
+            access_token_tail=mask_secret(row["access_token"]),
+            app_secret_tail=mask_secret(row["app_secret"]),
+            groq_key_tail=mask_secret(row["api_key"]),
+            model=row["model"],
+        )
+        for row in await conn.fetch(_TENANT_CONFIGS)
+    ]
+
+
+async def tenant_statuses(conn: asyncpg.Connection) -> list[TenantStatus]:
+    """Every tenant with what `check` needs to decide problems; secrets only as present or not."""
+    return [
+        TenantStatus(
+            tenant=Tenant(id=row["id"], email=row["email"]),
+            phone_number_id=row["phone_number_id"],
+            whatsapp_active=row["is_active"],
+            access_token_configured=_present(row["access_token"]),
+            has_groq_config=row["groq_config_id"] is not None,
+            groq_key_configured=_present(row["api_key"]),
+            model=row["model"],
+        )
+        for row in await conn.fetch(_TENANT_CONFIGS)
+    ]
+
+
+def _reveal(secret: Secret | None) -> str | None:
+    return None if secret is None else secret.value
+
+
+def _present(stored: str | None) -> bool:
+    return bool(stored and stored.strip())

@@ -1,0 +1,71 @@
+"""Typed rows the admin queries return: the data the checks and the tables work on (no I/O here)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from uuid import UUID
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Tenant:
+    id: UUID
+    email: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TenantOverview:
+    """One line of `list`: secrets only as masked tails."""
+
+    tenant: Tenant
+    phone_number_id: str | None
+    whatsapp_active: bool | None
+    access_token_tail: str
+    app_secret_tail: str
+    groq_key_tail: str
+    model: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TenantStatus:
+    """What `check` knows about a tenant: the seed's verification columns plus what decides problems.
+
+    The WhatsApp fields describe the tenant's active config, or its newest one when none is active.
+    """
+
+    tenant: Tenant
+    phone_number_id: str | None  # None: no WhatsApp config at all
+    whatsapp_active: bool | None
+    access_token_configured: bool
+    has_groq_config: bool
+    groq_key_configured: bool
+    model: str | None
+
+    @property
+    def has_active_number(self) -> bool:
+        return bool(self.whatsapp_active)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IdentificationRate:
+    total_messages: int
+    identified_messages: int
+    success_rate: Decimal | None  # None when there were no messages
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RecentMessage:
+    created_at: datetime
+    tenant_email: str | None
+    phone_number: str | None
+    sender: str | None
+    content_preview: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TenantMessageCount:
+    tenant_email: str | None  # None: messages no tenant was identified for
+    total: int
+    from_customers: int
+    from_assistant: int
