@@ -24,6 +24,7 @@ from shared.database import resolve_database_url
 
 DB_CONNECT_TIMEOUT_SECONDS = 5.0
 DB_COMMAND_TIMEOUT_SECONDS = 10.0
+APPLICATION_NAME = "whatsapp-handler"  # how the handler's connections show in pg_stat_activity
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -73,6 +74,7 @@ async def create_runtime(settings: HandlerSettings) -> Runtime:
         timeout=DB_CONNECT_TIMEOUT_SECONDS,
         command_timeout=DB_COMMAND_TIMEOUT_SECONDS,
         reset=_keep_session,
+        server_settings={"application_name": APPLICATION_NAME},
     )
     http = httpx.AsyncClient(
         timeout=httpx.Timeout(settings.graph_timeout_seconds, connect=3.0),

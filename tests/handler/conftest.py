@@ -77,6 +77,10 @@ class LambdaContainer:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._thread, lambda_handler, event, context or LambdaTestContext())
 
+    def invoke_sync(self, event: Any, context: LambdaTestContext | None = None) -> Any:
+        """For synchronous tests (hypothesis): same thread, same container."""
+        return self._thread.submit(lambda_handler, event, context or LambdaTestContext()).result()
+
     async def close(self) -> None:
         await asyncio.get_running_loop().run_in_executor(self._thread, reset_container)
         self._thread.shutdown()
