@@ -9,7 +9,7 @@ import asyncpg
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class TestTenant:
+class SeededTenant:
     user_id: UUID
     email: str
     phone_number_id: str
@@ -29,9 +29,9 @@ async def add_tenant(
     history_length: int = 10,
     system_prompt: str | None = None,
     app_secret: str | None = None,
-) -> TestTenant:
+) -> SeededTenant:
     """Tenant `number` gets phone_number_id 10000000000+number and secrets that name it."""
-    tenant = TestTenant(
+    tenant = SeededTenant(
         user_id=UUID(int=0),
         email=f"tenant{number}@example.com",
         phone_number_id=str(10_000_000_000 + number),
@@ -62,7 +62,7 @@ async def add_tenant(
             await conn.execute(
                 "UPDATE user_groq_config SET system_prompt = $2 WHERE user_id = $1", user_id, system_prompt
             )
-    return TestTenant(
+    return SeededTenant(
         user_id=user_id,
         email=tenant.email,
         phone_number_id=tenant.phone_number_id,

@@ -10,12 +10,12 @@ from typing import Any
 from shared.envelope import Envelope
 from shared.signature import sign
 from standins.meta import BusinessNumber
-from tests.factories import TestTenant
+from tests.factories import SeededTenant
 
 APP_SECRET = "test-app-secret"
 
 
-def business_of(tenant: TestTenant) -> BusinessNumber:
+def business_of(tenant: SeededTenant) -> BusinessNumber:
     return BusinessNumber(
         phone_number_id=tenant.phone_number_id,
         display_phone_number="1555" + tenant.phone_number_id[-7:],
