@@ -151,7 +151,7 @@ class GraphStandIn(BackgroundServer):
         attempt, problem = await _read_attempt(request)
         fault = self.faults.take(attempt)
         if fault is not None and (fault.code is not None or fault.status is not None):
-            await asyncio.sleep(fault.delay)
+            await self.pause(fault.delay)
             if fault.code is not None:
                 return self._refuse(
                     attempt, graph_error(fault.code, status=fault.status, details=fault.details)
@@ -163,7 +163,7 @@ class GraphStandIn(BackgroundServer):
         wamid = "wamid." + uuid.uuid4().hex.upper()
         self.recorder.append(dataclasses.replace(attempt, status=200, wamid=wamid))
         if fault is not None:
-            await asyncio.sleep(fault.delay)
+            await self.pause(fault.delay)
         return JSONResponse(
             {
                 "messaging_product": "whatsapp",
@@ -206,7 +206,7 @@ class GraphStandIn(BackgroundServer):
         deadline = asyncio.get_running_loop().time() + wait
         while True:
             items = [(i, m) for i, m in enumerate(self.recorder.snapshot()) if m.accepted and i > after]
-            if items or asyncio.get_running_loop().time() >= deadline:
+            if items or self.stopping or asyncio.get_running_loop().time() >= deadline:
                 break
             await asyncio.sleep(0.02)
         messages = [

@@ -6,7 +6,6 @@ By default it answers with a deterministic reply that says plainly it is an offl
 
 from __future__ import annotations
 
-import asyncio
 import math
 import time
 import uuid
@@ -225,7 +224,7 @@ class GroqStandIn(BackgroundServer):
         request, problem = await _parse_request(http_request)
         fault = self.faults.take(request)
         if fault is not None and fault.delay > 0:
-            await asyncio.sleep(fault.delay)
+            await self.pause(fault.delay)
         if fault is not None and fault.status is not None:
             response = groq_error(fault.status, code=fault.code, message=fault.message)
             if fault.retry_after is not None and fault.status in (429, 503):

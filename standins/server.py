@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import signal
 import socket
@@ -66,6 +67,7 @@ class BackgroundServer:
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._port: int | None = None
+        self._stopping = threading.Event()
 
     @property
     def port(self) -> int:
@@ -82,6 +84,7 @@ class BackgroundServer:
         """Bind, serve in a background thread, and return once requests are accepted."""
         if self._thread is not None:
             raise RuntimeError("the server is already running")
+        self._stopping.clear()
         sock = bind_socket(self._host, self._requested_port)
         self._port = sock.getsockname()[1]
         server = uvicorn.Server(_config(self.app, "warning"))
@@ -105,11 +108,23 @@ class BackgroundServer:
         self._port = None
         if server is None or thread is None:
             return
+        self._stopping.set()  # ends scripted delays at once, so stopping never waits on them
         server.should_exit = True
         thread.join(_STOP_TIMEOUT_SECONDS)
         if thread.is_alive():
             server.force_exit = True
             thread.join(_STOP_TIMEOUT_SECONDS)
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
+
+    async def pause(self, seconds: float) -> None:
+        """Sleep inside a request handler for `seconds`, or until the server is being stopped."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        while not self._stopping.is_set() and (remaining := deadline - loop.time()) > 0:
+            await asyncio.sleep(min(remaining, 0.05))
 
     def __enter__(self) -> Self:
         return self.start()

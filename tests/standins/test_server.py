@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import signal
 import socket
@@ -31,6 +32,25 @@ def test_starts_within_half_a_second_and_leaves_no_thread() -> None:
         assert httpx.get(standin.base_url + "/openai/v1/models").status_code == 200
         assert standin_threads() == [f"standin-{standin.port}"]
     assert startup < 0.5
+    assert standin_threads() == []
+
+
+async def test_stopping_does_not_wait_for_scripted_delays() -> None:
+    standin = GroqStandIn().start()
+    standin.slow(30)
+    async with httpx.AsyncClient(base_url=standin.base_url) as http:
+        pending = asyncio.create_task(
+            http.post(
+                "/openai/v1/chat/completions",
+                headers={"authorization": "Bearer k"},
+                json={"model": "m", "messages": [{"role": "user", "content": "x"}]},
+            )
+        )
+        await asyncio.sleep(0.1)
+        started = time.perf_counter()
+        await asyncio.to_thread(standin.stop)
+        assert time.perf_counter() - started < 0.5
+        assert (await pending).status_code == 200
     assert standin_threads() == []
 
 
