@@ -170,6 +170,7 @@ class GroqStandIn(BackgroundServer):
         self.models: set[str] | None = set(models) if models is not None else None
         self.decommissioned_models = set(decommissioned_models)
         self.reply = reply
+        self._default_reply = reply
         self.recorder: Recorder[GroqRequest] = Recorder()
         self.faults: FaultScript[GroqRequest, GroqFault] = FaultScript()
         super().__init__(self._build_app(), host=host, port=port)
@@ -207,7 +208,8 @@ class GroqStandIn(BackgroundServer):
         self.faults.add(GroqFault(delay=seconds), times=n, when=_matcher(api_key, model))
 
     def reset(self) -> None:
-        """Forget recorded calls and scripted faults (keys, models and reply are kept)."""
+        """Forget recorded calls and scripted faults, and restore the reply (keys and models stay)."""
+        self.reply = self._default_reply
         self.recorder.clear()
         self.faults.clear()
 

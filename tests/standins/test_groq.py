@@ -94,11 +94,11 @@ async def test_records_key_model_temperature_and_messages(
 
 async def test_reply_can_be_set_by_the_test(standin: GroqStandIn, client: groq.AsyncGroq) -> None:
     standin.reply = lambda request: "x" * 9000 + request.last_user_message
-    try:
-        text = await ask(client, "fin")
-    finally:
-        standin.reply = offline_reply
+    text = await ask(client, "fin")
     assert len(text) == 9003 and text.endswith("fin")
+    standin.reset()
+    assert standin.reply is offline_reply
+    assert (await ask(client)).startswith(OFFLINE_LABEL)
 
 
 async def test_unregistered_key_gets_401_invalid_api_key() -> None:
