@@ -1,0 +1,274 @@
+"""The forwarder's ASGI app: Meta's verification handshake, the webhook, and health.
+
+`app` reads its settings from the environment when it starts (or on its first request under
+Mangum); `create_app(settings, transport=...)` builds one from explicit parts for tests.
+`lambda_handler` serves the same app behind a Lambda Function URL.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from functools import cache
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from mangum import Mangum
+from starlette.applications import Starlette
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from forwarder.errors import HandoffError
+from forwarder.parking import S3Parking
+from forwarder.runtime import LazyRuntime, Runtime
+from forwarder.settings import ForwarderSettings
+from forwarder.split import plan_handoff
+from forwarder.transport import Transport
+from shared.env import ConfigurationError
+from shared.logs import mask_phone
+from shared.signature import META_SIGNATURE_HEADER, SignatureCheck, check_signature
+from shared.types import LambdaContext
+from shared.webhook import WebhookBatch, is_whatsapp_payload, parse_webhook
+
+logger = logging.getLogger("forwarder")
+
+_OK = PlainTextResponse("EVENT_RECEIVED")
+
+
+@cache
+def _version() -> str:
+    try:
+        return version("whatsapp-assistant")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _runtime(request: Request) -> Runtime:
+    lazy: LazyRuntime = request.app.state.runtime
+    return lazy.get()
+
+
+async def verify_subscription(request: Request) -> Response:
+    """Meta's handshake: echo `hub.challenge` when the mode and the verify token are right."""
+    runtime = _runtime(request)
+    expected = runtime.settings.verify_token
+    params = request.query_params
+    token = params.get("hub.verify_token", "")
+    if (
+        params.get("hub.mode") == "subscribe"
+        and expected
+        and hmac.compare_digest(token.encode(), expected.encode())
+    ):
+        logger.info("Webhook verified")
+        return PlainTextResponse(params.get("hub.challenge", ""))
+    logger.warning(
+        "Webhook verification failed",
+        extra={"mode": params.get("hub.mode", ""), "has_verify_token": bool(expected)},
+    )
+    return PlainTextResponse("forbidden", status_code=403)
+
+
+async def receive_webhook(request: Request) -> Response:
+    received_at = time.time()
+    runtime = _runtime(request)
+    settings = runtime.settings
+    limit = settings.max_body_bytes
+    declared = _declared_length(request)
+    if declared is not None and declared > limit:
+        logger.warning("Rejected webhook: body too large", extra={"content_length": declared, "limit": limit})
+        return PlainTextResponse("payload too large", status_code=413)
+    try:
+        body = await _read_body(request, limit)
+    except ClientDisconnect:
+        logger.warning("Client disconnected before the body arrived")
+        return PlainTextResponse("incomplete body", status_code=400)
+    if body is None:
+        logger.warning("Rejected webhook: body too large", extra={"limit": limit})
+        return PlainTextResponse("payload too large", status_code=413)
+
+    signature = request.headers.get(META_SIGNATURE_HEADER)
+    check = check_signature(body, signature, settings.meta_app_secrets)
+    if check is SignatureCheck.NO_SECRET:
+        logger.error("Cannot verify webhook: META_APP_SECRET is not set")
+        return PlainTextResponse("not configured", status_code=503)
+    if check is not SignatureCheck.VALID:
+        logger.warning(
+            "Rejected webhook: invalid signature", extra={"reason": str(check), "bytes": len(body)}
+        )
+        return PlainTextResponse("invalid signature", status_code=401)
+
+    try:
+        text = body.decode("utf-8")
+        payload = json.loads(text)
+    except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError are both ValueErrors
+        logger.warning("Rejected webhook: malformed JSON", extra={"error_type": type(exc).__name__})
+        return PlainTextResponse("malformed JSON", status_code=400)
+    if not is_whatsapp_payload(payload):
+        logger.info(
+            "Dropped webhook: not a WhatsApp Business Account payload", extra={"object": _object(payload)}
+        )
+        return _OK
+    if not isinstance(payload.get("entry"), list):
+        logger.info("Dropped webhook: no entry list", extra={"object": payload.get("object")})
+        return _OK
+
+    handoff = runtime.handoff
+    if handoff is None:
+        logger.error("Cannot hand off webhook: no handler target (HANDLER_FUNCTION_NAME or HANDLER_URL)")
+        return PlainTextResponse("not configured", status_code=503)
+    batch = parse_webhook(payload)
+    _log_incoming(batch)
+    planned = plan_handoff(
+        text, payload, signature=signature, received_at=received_at, invoke_max_bytes=runtime.invoke_max_bytes
+    )
+    logger.info(
+        "Forwarding to handler",
+        extra={
+            "transport": handoff.transport.name,
+            "messages": len(batch.messages),
+            "statuses": len(batch.statuses),
+            "bytes": len(body),
+            "parts": len(planned),
+        },
+    )
+    started = time.perf_counter()
+    try:
+        report = await handoff.deliver(planned)
+    except HandoffError as exc:
+        logger.error(
+            "Hand-off failed; answering 503 so that Meta retries",
+            extra={
+                "reason": exc.reason,
+                "detail": str(exc),
+                "parts": len(planned),
+                "handoff_ms": _ms_since(started),
+            },
+        )
+        return PlainTextResponse("hand-off failed, retry later", status_code=503)
+    logger.info(
+        "Webhook handed off",
+        extra={
+            "handoff_ms": _ms_since(started),
+            "invokes": report.invokes,
+            "parked": report.parked,
+            "messages": len(batch.messages),
+            "statuses": len(batch.statuses),
+        },
+    )
+    return _OK
+
+
+async def health(request: Request) -> Response:
+    try:
+        settings = _runtime(request).settings
+    except ConfigurationError as exc:
+        logger.error("Invalid configuration", extra={"error": str(exc)})
+        return JSONResponse(
+            {"status": "unhealthy", "version": _version(), "error": str(exc)}, status_code=503
+        )
+    healthy = settings.is_complete
+    return JSONResponse(
+        {
+            "status": "healthy" if healthy else "unhealthy",
+            "version": _version(),
+            "config": {
+                "hasVerifyToken": bool(settings.verify_token),
+                "hasAppSecret": bool(settings.meta_app_secrets),
+                "hasHandlerTarget": settings.handler_target.value != "none",
+            },
+        },
+        status_code=200 if healthy else 503,
+    )
+
+
+def _declared_length(request: Request) -> int | None:
+    raw = request.headers.get("content-length")
+    if raw is None or not raw.strip().isdigit():
+        return None
+    return int(raw)
+
+
+async def _read_body(request: Request, limit: int) -> bytes | None:
+    """The body, or None as soon as it grows past `limit` (the rest is never read)."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _log_incoming(batch: WebhookBatch) -> None:
+    """The seed's line per message: who wrote to which number, and how much; never what."""
+    for message in batch.messages:
+        logger.info(
+            "Processing incoming message",
+            extra={
+                "phone_number_id": message.phone_number_id,
+                "message_id": message.id,
+                "sender": mask_phone(message.customer_phone),
+                "message_type": message.type.value,
+                "text_length": len(message.text or ""),
+            },
+        )
+
+
+def _object(payload: object) -> str:
+    value = payload.get("object") if isinstance(payload, dict) else None
+    return value[:64] if isinstance(value, str) else type(payload).__name__
+
+
+def _ms_since(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 2)
+
+
+def create_app(
+    settings: ForwarderSettings | None = None,
+    *,
+    transport: Transport | None = None,
+    parking: S3Parking | None = None,
+) -> Starlette:
+    """The forwarder; with `settings` None it reads the environment on start-up or first request."""
+    lazy = LazyRuntime(settings, transport=transport, parking=parking)
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        lazy.get()  # configuration errors stop the server here, not on Meta's first webhook
+        try:
+            yield
+        finally:
+            await lazy.aclose()
+
+    app = Starlette(
+        routes=[
+            Route("/webhook", verify_subscription, methods=["GET"]),
+            Route("/webhook", receive_webhook, methods=["POST"]),
+            Route("/health", health, methods=["GET"]),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.runtime = lazy
+    return app
+
+
+def create_lambda_handler(asgi_app: Starlette) -> Callable[[dict[str, Any], LambdaContext], dict[str, Any]]:
+    """A Lambda Function URL handler for `asgi_app`; Mangum is built on the first invocation."""
+    adapters: list[Mangum] = []
+
+    def handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        if not adapters:
+            adapters.append(Mangum(asgi_app, lifespan="off"))
+        return adapters[0](event, context)  # type: ignore[arg-type]
+
+    return handle
+
+
+app = create_app()
+lambda_handler = create_lambda_handler(app)
