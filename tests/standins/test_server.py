@@ -21,21 +21,24 @@ from standins.server import PortUnavailable
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def standin_threads() -> list[str]:
-    return [t.name for t in threading.enumerate() if t.name.startswith("standin-")]
+def standin_threads() -> set[str]:
+    """Names of running stand-in threads (other tests' session-scoped servers included)."""
+    return {t.name for t in threading.enumerate() if t.name.startswith("standin-")}
 
 
 def test_starts_within_half_a_second_and_leaves_no_thread() -> None:
+    before = standin_threads()
     started = time.perf_counter()
     with GroqStandIn() as standin:
         startup = time.perf_counter() - started
         assert httpx.get(standin.base_url + "/openai/v1/models").status_code == 200
-        assert standin_threads() == [f"standin-{standin.port}"]
+        assert standin_threads() - before == {f"standin-{standin.port}"}
     assert startup < 0.5
-    assert standin_threads() == []
+    assert standin_threads() == before
 
 
 async def test_stopping_does_not_wait_for_scripted_delays() -> None:
+    before = standin_threads()
     standin = GroqStandIn().start()
     standin.slow(30)
     async with httpx.AsyncClient(base_url=standin.base_url) as http:
@@ -51,7 +54,7 @@ async def test_stopping_does_not_wait_for_scripted_delays() -> None:
         await asyncio.to_thread(standin.stop)
         assert time.perf_counter() - started < 0.5
         assert (await pending).status_code == 200
-    assert standin_threads() == []
+    assert standin_threads() == before
 
 
 def test_two_servers_get_different_free_ports() -> None:
@@ -66,13 +69,14 @@ def test_not_running_has_no_url() -> None:
 
 
 def test_a_busy_port_is_a_clear_error() -> None:
+    before = standin_threads()
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
         with pytest.raises(PortUnavailable, match=f"127.0.0.1:{port}"):
             GroqStandIn(port=port).start()
-    assert standin_threads() == []
+    assert standin_threads() == before
 
 
 def run_module(module: str, *args: str) -> subprocess.Popen[str]:
