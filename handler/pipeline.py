@@ -6,6 +6,8 @@ the tenant's key, save the reply, send it with the tenant's token, record what M
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Sequence
@@ -17,12 +19,12 @@ from uuid import UUID
 from handler.ai import GroqReplies
 from handler.ai import is_retryable as groq_is_retryable
 from handler.ai import retry_after as groq_retry_after
-from handler.decisions import Action, decide, stored_content
+from handler.decisions import Action, Decision, decide, stored_content
 from handler.errors import GroqError, GroqRejected, WhatsAppRejected
 from handler.prompt import Turn, build_messages
 from handler.reply_split import split_reply
 from handler.retry import Deadline, RetryPolicy, with_retries
-from handler.store import ClaimOutcome, ConversationStore, NewMessage, SendResult
+from handler.store import Claim, ClaimOutcome, ConversationStore, NewMessage, SendResult
 from handler.tenants import Tenant
 from handler.whatsapp import SendOutcomeUnknown, WhatsAppSender
 from handler.whatsapp import is_retryable as graph_is_retryable
@@ -140,12 +142,37 @@ async def answer_message(message: InboundMessage, services: Services, deadline: 
     if claim.outcome is not ClaimOutcome.CLAIMED:
         return MessageResult(outcome=_UNCLAIMED[claim.outcome])
     assert claim.tenant is not None and claim.inbound_id is not None
-    tenant, inbound_id = claim.tenant, claim.inbound_id
-    log_fields["tenant"] = str(tenant.user_id)
+    log_fields["tenant"] = str(claim.tenant.user_id)
+    try:
+        return await _answer_claimed(message, decision, claim, services, deadline, log_fields)
+    except BaseException:
+        # Give the message back at once so Lambda's retry can claim it; once the reply is being
+        # sent the status is no longer `answering` and this changes nothing (outcome unknown).
+        with contextlib.suppress(Exception):
+            await services.store.release_claim(claim.inbound_id)
+        raise
 
+
+async def _answer_claimed(
+    message: InboundMessage,
+    decision: Decision,
+    claim: Claim,
+    services: Services,
+    deadline: Deadline,
+    log_fields: dict[str, str],
+) -> MessageResult:
+    assert claim.tenant is not None and claim.inbound_id is not None
+    tenant, inbound_id = claim.tenant, claim.inbound_id
     if decision.action is Action.IGNORE:
         await services.store.finish_message(inbound_id, "answered", error_title=decision.reason)
         return MessageResult(outcome=Outcome.IGNORED)
+    history = claim.history
+    if claim.earlier_pending:
+        waited = await wait_for_earlier_messages(claim, services, deadline, log_fields)
+        if waited is None:
+            await services.store.release_claim(inbound_id)
+            return MessageResult(outcome=Outcome.IN_PROGRESS)
+        history = waited
     if decision.action is Action.SEND_UNREADABLE_NOTICE:
         reply = tenant.assistant.unsupported_media_text
         failure = None
@@ -155,11 +182,36 @@ async def answer_message(message: InboundMessage, services: Services, deadline: 
             logger.error("no Groq configuration found for user", extra=log_fields)
             return MessageResult(outcome=Outcome.NO_GROQ)
         reply, failure = await generate_reply(
-            tenant, claim.history, message.text or "", services, deadline, log_fields
+            tenant, history, message.text or "", services, deadline, log_fields
         )
     return await deliver_reply(
         tenant, inbound_id, message.customer_phone, reply, failure, services, deadline, log_fields
     )
+
+
+_WAIT_POLL_SECONDS = 0.1
+
+
+async def wait_for_earlier_messages(
+    claim: Claim, services: Services, deadline: Deadline, log_fields: dict[str, str]
+) -> tuple[Turn, ...] | None:
+    """Wait (at most half the time left) until the customer's earlier messages are answered;
+    return the history as it then is, or None when they are still pending."""
+    assert claim.tenant is not None and claim.inbound_id is not None
+    give_up_at = Deadline.after(deadline.remaining() / 2)
+    started = time.perf_counter()
+    while give_up_at.remaining() > 0:
+        await asyncio.sleep(min(_WAIT_POLL_SECONDS, give_up_at.remaining()))
+        pending, history = await services.store.claim_progress(
+            claim.inbound_id, claim.tenant.assistant.history_length
+        )
+        if not pending:
+            logger.info(
+                "earlier messages answered, continuing", extra={**log_fields, "waited_ms": _ms(started)}
+            )
+            return history
+    logger.warning("earlier messages still being answered, retrying later", extra=log_fields)
+    return None
 
 
 _UNCLAIMED = {

@@ -8,6 +8,7 @@ they were created on (an asyncpg pool cannot move between loops), hence one set 
 from __future__ import annotations
 
 import asyncio
+import threading
 import weakref
 from dataclasses import dataclass
 
@@ -41,7 +42,9 @@ class Runtime:
 
 _runtimes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Runtime] = weakref.WeakKeyDictionary()
 _creating: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
-_container_loop: asyncio.AbstractEventLoop | None = None
+# Lambda calls the handler from one thread for the container's whole life; keeping the loop per
+# thread also lets a test run two "containers" side by side in one process.
+_thread_state = threading.local()
 
 
 async def _keep_session(connection: asyncpg.Connection) -> None:
@@ -111,20 +114,20 @@ async def close_runtime() -> None:
 
 
 def container_loop() -> asyncio.AbstractEventLoop:
-    """The loop every Lambda invocation of this container runs on, made current for the caller's thread."""
-    global _container_loop
-    if _container_loop is None or _container_loop.is_closed():
-        _container_loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(_container_loop)
-    return _container_loop
+    """The loop every Lambda invocation of this container runs on, made current for this thread."""
+    loop: asyncio.AbstractEventLoop | None = getattr(_thread_state, "loop", None)
+    if loop is None or loop.is_closed():
+        loop = asyncio.new_event_loop()
+        _thread_state.loop = loop
+    asyncio.set_event_loop(loop)
+    return loop
 
 
 def reset_container() -> None:
-    """Forget the container: close its resources and loop (tests that change settings use this)."""
-    global _container_loop
-    loop = _container_loop
+    """Forget this thread's container: close its resources and loop (tests use this)."""
+    loop: asyncio.AbstractEventLoop | None = getattr(_thread_state, "loop", None)
     if loop is None or loop.is_closed():
         return
     loop.run_until_complete(close_runtime())
     loop.close()
-    _container_loop = None
+    _thread_state.loop = None

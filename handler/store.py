@@ -39,57 +39,9 @@ _LATEST_GROQ = """
     ) AS g ON true
 """
 
-CLAIM_MESSAGE = f"""
-WITH tenant AS (
-    SELECT {_TENANT_COLUMNS.format(user_id="w.user_id")}
-    FROM user_whatsapp_config AS w
-    {_LATEST_GROQ}
-    WHERE w.phone_number_id = $1 AND w.is_active
-),
-claimed AS (
-    INSERT INTO customer_conversations AS c
-        (user_id, phone_number, content, sender, source, wa_message_id, business_phone_number_id,
-         message_type, meta_timestamp, status, attempts, lease_expires_at)
-    SELECT tenant.user_id, $2, $3, 'user', 'whatsapp', $4, $1, $5, $6, 'answering', 1,
-           now() + make_interval(secs => $7)
-    FROM tenant
-    ON CONFLICT (user_id, wa_message_id) WHERE wa_message_id IS NOT NULL
-    DO UPDATE SET
-        -- A lease that ran out while the reply was being sent: it may have reached the customer.
-        status = CASE WHEN c.status = 'sending' THEN 'outcome_unknown' ELSE 'answering' END,
-        attempts = c.attempts + 1,
-        lease_expires_at = EXCLUDED.lease_expires_at,
-        updated_at = now()
-    WHERE c.status IN ('received', 'answering', 'sending')
-      AND (c.lease_expires_at IS NULL OR c.lease_expires_at < now())
-    RETURNING c.id, c.status, c.attempts
-),
-existing AS (
-    SELECT c.status, coalesce(c.lease_expires_at > now(), false) AS leased
-    FROM customer_conversations AS c JOIN tenant ON c.user_id = tenant.user_id
-    WHERE c.wa_message_id = $4
-),
-history AS (
-    SELECT h.sender, h.content, h.created_at
-    FROM tenant CROSS JOIN LATERAL (
-        SELECT sender, content, created_at
-        FROM customer_conversations AS h
-        WHERE h.user_id = tenant.user_id AND h.phone_number = $2
-          AND h.content IS NOT NULL AND h.sender IN ('user', 'bot')
-          AND h.wa_message_id IS DISTINCT FROM $4
-        ORDER BY h.created_at DESC, h.id DESC
-        LIMIT tenant.history_length
-    ) AS h
-)
-SELECT tenant.*,
-       claimed.id AS inbound_id, claimed.status AS claim_status, claimed.attempts,
-       (SELECT status FROM existing) AS existing_status,
-       (SELECT leased FROM existing) AS existing_leased,
-       (SELECT coalesce(json_agg(json_build_object('sender', sender, 'content', content)
-                                 ORDER BY created_at, sender DESC), '[]')
-        FROM history) AS history
-FROM tenant LEFT JOIN claimed ON true
-"""
+# migrations/003_claim_function.sql: tenant, lock, dedupe claim, ordering and history in one call.
+CLAIM_MESSAGE = "SELECT * FROM claim_inbound_message($1, $2, $3, $4, $5, $6, $7)"
+CLAIM_PROGRESS = "SELECT * FROM claim_progress($1, $2)"
 
 RECORD_WEB_MESSAGE = """
 WITH inserted AS (
@@ -152,6 +104,12 @@ SET status = $7, error_code = $8, error_title = coalesce($9, error_title),
 WHERE id = $1
 """
 
+RELEASE_CLAIM = """
+UPDATE customer_conversations
+SET status = 'received', lease_expires_at = now(), updated_at = now()
+WHERE id = $1 AND status = 'answering'
+"""
+
 FINISH_MESSAGE = """
 UPDATE customer_conversations
 SET status = $2, error_code = $3, error_title = $4, lease_expires_at = NULL, updated_at = now()
@@ -205,6 +163,7 @@ class Claim:
     tenant: Tenant | None = None
     inbound_id: UUID | None = None
     attempts: int = 0
+    earlier_pending: int = 0  # earlier messages of this customer still being answered elsewhere
     history: tuple[Turn, ...] = ()
 
 
@@ -298,8 +257,20 @@ class ConversationStore:
             tenant=tenant_from_row(row),
             inbound_id=row["inbound_id"],
             attempts=row["attempts"] or 0,
+            earlier_pending=row["earlier_pending"] or 0,
             history=_history(row["history"]),
         )
+
+    async def claim_progress(self, inbound_id: UUID, history_length: int) -> tuple[int, tuple[Turn, ...]]:
+        """While waiting for earlier messages: how many are still pending, and the history now."""
+        row = await self._pool.fetchrow(CLAIM_PROGRESS, inbound_id, history_length)
+        if row is None:
+            return 0, ()
+        return row["earlier_pending"], _history(row["history"])
+
+    async def release_claim(self, inbound_id: UUID) -> None:
+        """Give the message back (lease ended now) so that a retry can claim it at once."""
+        await self._pool.execute(RELEASE_CLAIM, inbound_id)
 
     async def record_web_message(
         self, tenant: Tenant, conversation_key: str, text: str
