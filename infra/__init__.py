@@ -1,0 +1,1 @@
+"""AWS deployment tooling: the Lambda package build and the sample events (the SAM template lives beside it)."""

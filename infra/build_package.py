@@ -1,0 +1,337 @@
+"""Builds a function's Lambda deployment package: pyproject.toml's runtime dependencies and our packages.
+
+The dependencies are the `[project] dependencies` list only (never the `local` or `dev` extras),
+installed as wheels for the Lambda runtime (CPython 3.13 on arm64, Amazon Linux 2023), at the
+versions installed in the environment running the build, so the package ships what the tests ran
+with. Wheels are cached under the data folder: the first build downloads them, later ones are offline.
+
+    python -m infra.build_package handler --zip build/lambda/handler.zip   # `make package`
+    python -m infra.build_package forwarder --output-dir DIR               # `sam build` (infra/Makefile)
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import importlib.metadata
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import tomllib
+import zipfile
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from shared.database import PROJECT_ROOT, data_dir
+
+# Which of our top-level packages each function's code needs.
+FUNCTION_PACKAGES: Mapping[str, tuple[str, ...]] = {
+    "handler": ("handler", "shared"),
+    "forwarder": ("forwarder", "shared"),
+}
+# The runtime the template declares (python3.13, arm64).
+LAMBDA_PYTHON_VERSION = "3.13"
+# Where the runtime unpacks the code.
+LAMBDA_TASK_ROOT = "/var/task"
+# Lambda refuses a function whose unzipped code is larger than this.
+UNZIPPED_LIMIT_BYTES = 262_144_000
+# Every zip entry gets this time, so the same inputs give a byte-identical zip (and CodeSha256).
+_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+# Installed console scripts and caches are of no use inside a Lambda.
+_DROPPED_TOP_LEVEL = ("bin",)
+
+
+class BuildError(RuntimeError):
+    """The package could not be built (pip failed, unknown function, package too big)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LambdaTarget:
+    """The interpreter and platform the wheels must fit: the python3.13 arm64 runtime."""
+
+    python_version: str = LAMBDA_PYTHON_VERSION
+    implementation: str = "cp"
+    # Amazon Linux 2023 has glibc 2.34: every manylinux tag up to it runs there. pip does not widen
+    # a manylinux_2_X platform to older tags by itself, so each is listed.
+    platforms: tuple[str, ...] = (
+        "manylinux2014_aarch64",
+        "manylinux_2_17_aarch64",
+        "manylinux_2_28_aarch64",
+        "manylinux_2_34_aarch64",
+    )
+
+    def pip_arguments(self) -> list[str]:
+        arguments = ["--only-binary=:all:", "--python-version", self.python_version]
+        arguments += ["--implementation", self.implementation]
+        for platform in self.platforms:
+            arguments += ["--platform", platform]
+        return arguments
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BuildRequest:
+    function: str
+    requirements: tuple[str, ...]
+    constraints: tuple[str, ...] = ()
+    project_root: Path = PROJECT_ROOT
+    wheel_cache: Path = field(default_factory=lambda: data_dir() / "lambda-wheels")
+    target: LambdaTarget = LambdaTarget()
+    # An interpreter of the runtime's version, to precompile bytecode; None skips it.
+    bytecode_python: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BuildResult:
+    function: str
+    path: Path
+    unzipped_bytes: int
+    zipped_bytes: int | None  # None when the package was left as a folder (for `sam build`)
+    file_count: int
+    bytecode_compiled: bool
+
+
+def runtime_dependencies(pyproject_text: str) -> tuple[str, ...]:
+    """The `[project] dependencies` of a pyproject.toml: what the Lambda carries, nothing more."""
+    project = tomllib.loads(pyproject_text).get("project", {})
+    dependencies = project.get("dependencies", [])
+    if not isinstance(dependencies, list) or not all(isinstance(d, str) for d in dependencies):
+        raise BuildError("pyproject.toml: [project] dependencies must be a list of strings")
+    return tuple(dependencies)
+
+
+def project_name(pyproject_text: str) -> str:
+    name = tomllib.loads(pyproject_text).get("project", {}).get("name", "")
+    return str(name)
+
+
+def environment_pins(installed: Iterable[tuple[str, str]], *, exclude: Iterable[str] = ()) -> tuple[str, ...]:
+    """`name==version` for each installed distribution, to constrain the Lambda's wheels to them."""
+    excluded = {_normalize(name) for name in exclude}
+    pins = {_normalize(name): version for name, version in installed if _normalize(name) not in excluded}
+    return tuple(f"{name}=={version}" for name, version in sorted(pins.items()))
+
+
+def installed_distributions() -> list[tuple[str, str]]:
+    found = []
+    for dist in importlib.metadata.distributions():
+        name = dist.metadata["Name"]
+        if name:
+            found.append((name, dist.version))
+    return found
+
+
+def _normalize(name: str) -> str:
+    return name.lower().replace("_", "-").replace(".", "-")
+
+
+def find_bytecode_python(version: str = LAMBDA_PYTHON_VERSION) -> str | None:
+    """An interpreter of the runtime's Python version (bytecode is version-specific), if installed."""
+    if sys.version_info[:2] == tuple(int(p) for p in version.split(".")):
+        return sys.executable
+    pyenv_root = Path(os.environ.get("PYENV_ROOT", "") or Path.home() / ".pyenv")
+    candidates = [
+        shutil.which(f"python{version}"),
+        *sorted(pyenv_root.glob(f"versions/{version}*/bin/python{version}")),
+    ]
+    for candidate in candidates:
+        # A pyenv shim exists even where that version is not selected: ask the interpreter itself.
+        if candidate is not None and _reports_version(str(candidate), version):
+            return str(candidate)
+    return None
+
+
+def _reports_version(python: str, version: str) -> bool:
+    probe = "import sys; print('%d.%d' % sys.version_info[:2])"
+    try:
+        completed = subprocess.run(
+            [python, "-c", probe], capture_output=True, text=True, timeout=30, check=False
+        )
+    except OSError:
+        return False
+    return completed.returncode == 0 and completed.stdout.strip() == version
+
+
+def build_folder(request: BuildRequest, destination: Path) -> BuildResult:
+    """Fill `destination` (empty or absent) with the dependencies and the function's packages."""
+    packages = FUNCTION_PACKAGES.get(request.function)
+    if packages is None:
+        raise BuildError(
+            f"unknown function {request.function!r}: expected one of {sorted(FUNCTION_PACKAGES)}"
+        )
+    destination.mkdir(parents=True, exist_ok=True)
+    install_dependencies(request, destination)
+    for top_level in _DROPPED_TOP_LEVEL:
+        shutil.rmtree(destination / top_level, ignore_errors=True)
+    for package in packages:
+        copy_package(request.project_root / package, destination / package)
+    compiled = False
+    if request.bytecode_python is not None:
+        compile_bytecode(request.bytecode_python, destination)
+        compiled = True
+    unzipped, count = folder_size(destination)
+    if unzipped > UNZIPPED_LIMIT_BYTES:
+        raise BuildError(
+            f"{request.function}: {unzipped} bytes unzipped, over Lambda's limit of {UNZIPPED_LIMIT_BYTES}"
+        )
+    return BuildResult(
+        function=request.function,
+        path=destination,
+        unzipped_bytes=unzipped,
+        zipped_bytes=None,
+        file_count=count,
+        bytecode_compiled=compiled,
+    )
+
+
+def build_zip(request: BuildRequest, zip_path: Path) -> BuildResult:
+    """Build in a temporary folder and write a reproducible zip of it to `zip_path`."""
+    with tempfile.TemporaryDirectory(prefix=f"lambda-{request.function}-") as scratch:
+        folder = build_folder(request, Path(scratch) / "package")
+        zip_path.parent.mkdir(parents=True, exist_ok=True)
+        write_zip(folder.path, zip_path)
+    return BuildResult(
+        function=request.function,
+        path=zip_path,
+        unzipped_bytes=folder.unzipped_bytes,
+        zipped_bytes=zip_path.stat().st_size,
+        file_count=folder.file_count,
+        bytecode_compiled=folder.bytecode_compiled,
+    )
+
+
+def install_dependencies(request: BuildRequest, destination: Path) -> None:
+    """Install from the wheel cache; download into it first when something is missing."""
+    request.wheel_cache.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="lambda-constraints-") as scratch:
+        constraints_file = Path(scratch) / "constraints.txt"
+        constraints_file.write_text("".join(line + "\n" for line in request.constraints))
+        common = [*request.target.pip_arguments(), "--constraint", str(constraints_file)]
+        install = [
+            "install",
+            "--no-index",
+            "--find-links",
+            str(request.wheel_cache),
+            "--target",
+            str(destination),
+            "--no-compile",
+            "--no-user",
+            *common,
+            *request.requirements,
+        ]
+        if _pip(install).returncode == 0:
+            return
+        download = ["download", "--dest", str(request.wheel_cache), *common, *request.requirements]
+        _check(_pip(download), "downloading the Lambda's wheels")
+        _check(_pip(install), "installing the Lambda's wheels")
+
+
+def _pip(arguments: Sequence[str]) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--quiet", *arguments]
+    return subprocess.run(command, capture_output=True, text=True, check=False)
+
+
+def _check(completed: subprocess.CompletedProcess[str], doing: str) -> None:
+    if completed.returncode != 0:
+        # pip's own output names the requirement it could not satisfy.
+        detail = "\n".join(completed.stderr.strip().splitlines()[-15:])
+        raise BuildError(f"pip failed while {doing}:\n{detail}")
+
+
+def copy_package(source: Path, destination: Path) -> None:
+    if not (source / "__init__.py").is_file():
+        raise BuildError(f"{source} is not a Python package")
+    shutil.copytree(source, destination, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+
+
+def compile_bytecode(python: str, folder: Path) -> None:
+    """Precompile for the runtime: its code folder is read-only, so it would recompile on every cold start.
+
+    `unchecked-hash` bytecode stays valid whatever file times the zip gives the sources; paths are
+    recorded as the runtime sees them (/var/task); a fixed hash seed makes the output reproducible.
+    """
+    command = [python, "-m", "compileall", "-q", "-j", "0", "--invalidation-mode", "unchecked-hash"]
+    command += ["-s", str(folder), "-p", LAMBDA_TASK_ROOT, str(folder)]
+    environment = {**os.environ, "PYTHONHASHSEED": "0"}
+    completed = subprocess.run(command, capture_output=True, text=True, check=False, env=environment)
+    if completed.returncode != 0:
+        raise BuildError(f"compiling bytecode failed:\n{completed.stdout[-2000:]}{completed.stderr[-2000:]}")
+
+
+def folder_size(folder: Path) -> tuple[int, int]:
+    files = [path for path in folder.rglob("*") if path.is_file()]
+    return sum(path.stat().st_size for path in files), len(files)
+
+
+def write_zip(folder: Path, zip_path: Path) -> None:
+    """Zip `folder`'s files in sorted order with fixed times and modes: same inputs, same bytes."""
+    partial = zip_path.with_suffix(zip_path.suffix + ".partial")
+    with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            info = zipfile.ZipInfo(path.relative_to(folder).as_posix(), date_time=_ZIP_TIME)
+            info.external_attr = 0o644 << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, path.read_bytes())
+    os.replace(partial, zip_path)
+
+
+def sha256_of(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def describe(result: BuildResult) -> str:
+    parts = [f"{result.function}: {result.path}"]
+    if result.zipped_bytes is not None:
+        parts.append(f"{_megabytes(result.zipped_bytes)} zipped")
+    parts.append(f"{_megabytes(result.unzipped_bytes)} unzipped (Lambda's limit: 250 MiB)")
+    parts.append(f"{result.file_count} files")
+    parts.append("bytecode precompiled" if result.bytecode_compiled else "no bytecode (python3.13 not found)")
+    return ", ".join(parts)
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1_048_576:.1f} MiB"
+
+
+def request_for(
+    function: str, *, project_root: Path = PROJECT_ROOT, compile_bytecode: bool = True
+) -> BuildRequest:
+    """The build of `function` as `make package` and `sam build` run it."""
+    pyproject = (project_root / "pyproject.toml").read_text()
+    pins = environment_pins(installed_distributions(), exclude=[project_name(pyproject)])
+    return BuildRequest(
+        function=function,
+        requirements=runtime_dependencies(pyproject),
+        constraints=pins,
+        project_root=project_root,
+        bytecode_python=find_bytecode_python() if compile_bytecode else None,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m infra.build_package", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("function", choices=sorted(FUNCTION_PACKAGES))
+    output = parser.add_mutually_exclusive_group(required=True)
+    output.add_argument("--zip", type=Path, help="write a deployment zip here")
+    output.add_argument("--output-dir", type=Path, help="fill this folder (sam build's ARTIFACTS_DIR)")
+    parser.add_argument("--no-bytecode", action="store_true", help="do not precompile .pyc files")
+    arguments = parser.parse_args(argv)
+    request = request_for(arguments.function, compile_bytecode=not arguments.no_bytecode)
+    try:
+        if arguments.zip is not None:
+            result = build_zip(request, arguments.zip)
+        else:
+            result = build_folder(request, arguments.output_dir)
+    except BuildError as error:
+        sys.stderr.write(f"error: {error}\n")
+        return 1
+    sys.stdout.write(describe(result) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
