@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test lint format bench run migrate admin clean
+.PHONY: install test lint format bench run migrate admin clean package deploy events
 
 install: $(STAMP)
 
@@ -38,6 +38,21 @@ admin: install
 
 run: install
 	$(BIN)/python -m localrun
+
+# AWS (infra/DEPLOY.md). `make package`: the two Lambda zips, sizes printed, no SAM CLI needed.
+# `make deploy`: sam build + sam deploy with infra/samconfig.toml (SAM_ENV=prod for a [prod] section).
+SAM_ENV ?= default
+
+package: install
+	$(BIN)/python -m infra.build_package handler --zip build/lambda/handler.zip
+	$(BIN)/python -m infra.build_package forwarder --zip build/lambda/forwarder.zip
+
+deploy: install
+	@command -v sam >/dev/null || { echo "make deploy needs the AWS SAM CLI (sam): see infra/DEPLOY.md" >&2; exit 1; }
+	cd infra && sam build --config-env $(SAM_ENV) && sam deploy --config-env $(SAM_ENV)
+
+events: install
+	$(BIN)/python -m infra.sample_events list
 
 clean:
 	rm -rf $(VENV) build .data/test-postgres
