@@ -42,13 +42,18 @@ class GroqReplies:
             self._clients.move_to_end(fingerprint)
         return client
 
-    async def complete(self, config: GroqConfig, messages: list[dict[str, str]]) -> str:
-        """One attempt; raises GroqUnavailable (worth retrying) or GroqRejected (not)."""
+    async def complete(
+        self, config: GroqConfig, messages: list[dict[str, str]], *, time_left: float | None = None
+    ) -> str:
+        """One attempt, never longer than `time_left`; raises GroqUnavailable (worth retrying) or
+        GroqRejected (not)."""
+        timeout = self._timeout if time_left is None else max(min(self._timeout, time_left), 0.05)
         try:
             completion = await self._client(config.api_key).chat.completions.create(
                 model=config.model,
                 temperature=config.temperature,
                 messages=messages,  # type: ignore[arg-type]
+                timeout=timeout,
             )
         except groq.APIStatusError as error:
             raise _status_error(error) from None

@@ -25,7 +25,7 @@ from handler.prompt import Turn, build_messages
 from handler.reply_split import split_reply
 from handler.retry import Deadline, RetryPolicy, with_retries
 from handler.store import Claim, ClaimOutcome, ConversationStore, NewMessage, SendResult
-from handler.tenants import Tenant
+from handler.tenants import Tenant, WhatsAppCredentials
 from handler.whatsapp import SendOutcomeUnknown, WhatsAppSender
 from handler.whatsapp import is_retryable as graph_is_retryable
 from shared.logs import mask_phone
@@ -236,7 +236,7 @@ async def generate_reply(
     started = time.perf_counter()
     try:
         reply = await with_retries(
-            lambda: services.groq.complete(groq_config, messages),
+            lambda: services.groq.complete(groq_config, messages, time_left=_time_for_groq(deadline)),
             policy=services.groq_policy,
             deadline=deadline,
             is_retryable=groq_is_retryable,
@@ -340,7 +340,7 @@ async def send_parts(
             continue
         try:
             message_id = await with_retries(
-                partial(services.whatsapp.send_text, credentials, customer_phone, part),
+                partial(_send_one, services.whatsapp, credentials, customer_phone, part, deadline),
                 policy=services.graph_policy,
                 deadline=deadline,
                 is_retryable=graph_is_retryable,
@@ -367,6 +367,21 @@ async def send_parts(
         else:
             results.append(SendResult(row_id=row_id, wa_message_id=message_id, status="sent"))
     return results
+
+
+# Time kept back from Groq for sending whatever it answers (or the fallback text).
+_SEND_RESERVE_SECONDS = 5.0
+
+
+def _time_for_groq(deadline: Deadline) -> float:
+    remaining = deadline.remaining()
+    return remaining - min(_SEND_RESERVE_SECONDS, remaining / 2)
+
+
+async def _send_one(
+    sender: WhatsAppSender, credentials: WhatsAppCredentials, to: str, text: str, deadline: Deadline
+) -> str:
+    return await sender.send_text(credentials, to, text, time_left=deadline.remaining())
 
 
 def _inbound_status(results: list[SendResult]) -> str:

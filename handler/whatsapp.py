@@ -23,8 +23,11 @@ class WhatsAppSender:
         self._version = version
         self._timeout = timeout
 
-    async def send_text(self, credentials: WhatsAppCredentials, to: str, body: str) -> str:
-        """Send one message; return WhatsApp's id for it (`wamid.…`)."""
+    async def send_text(
+        self, credentials: WhatsAppCredentials, to: str, body: str, *, time_left: float | None = None
+    ) -> str:
+        """Send one message, never waiting longer than `time_left`; return its id (`wamid.…`)."""
+        timeout = self._timeout if time_left is None else max(min(self._timeout, time_left), 0.05)
         url = f"{self._base_url}/{self._version}/{credentials.phone_number_id}/messages"
         payload = {
             "messaging_product": "whatsapp",
@@ -38,7 +41,7 @@ class WhatsAppSender:
                 url,
                 json=payload,
                 headers={"Authorization": f"Bearer {credentials.access_token}"},
-                timeout=self._timeout,
+                timeout=timeout,
             )
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as error:
             # Never reached Meta: safe to try again.

@@ -57,6 +57,8 @@ def handler_environment(
         "GRAPH_API_BASE_URL": graph.base_url,
         "RETRY_BASE_DELAY_SECONDS": "0.01",
         "RETRY_MAX_DELAY_SECONDS": "0.05",
+        "GROQ_TIMEOUT_SECONDS": "1",
+        "GRAPH_TIMEOUT_SECONDS": "1",
         "META_APP_SECRET": "test-app-secret",
         "VERIFY_TOKEN": "test-verify-token",
         "FORWARDER_HANDLER_SECRET": "test-forwarder-secret",
