@@ -259,7 +259,7 @@ class LambdaInvokeStandin(BackgroundServer):
             record(500, fault.kind)
             return _error(500, "ServiceException", "Lambda stand-in: scripted service error", kind="Service")
         if fault is not None:
-            await asyncio.sleep(fault.seconds)
+            await self.pause(fault.seconds)
             if await request.is_disconnected():
                 record(0, fault.kind)
                 return Response(status_code=504)
