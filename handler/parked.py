@@ -6,9 +6,6 @@ import asyncio
 from functools import cache
 from typing import TYPE_CHECKING
 
-import boto3
-from botocore.config import Config
-
 from shared.envelope import ParkedBody
 
 if TYPE_CHECKING:
@@ -17,7 +14,12 @@ if TYPE_CHECKING:
 
 @cache
 def _s3() -> S3Client:
-    # Created once per container, on first use; AWS_ENDPOINT_URL_S3 points it at a local server in tests.
+    # Created once per container, on first use (boto3 is imported only then: most containers never
+    # read a parked body, and the import costs cold start time); AWS_ENDPOINT_URL_S3 points it at a
+    # local server in tests.
+    import boto3
+    from botocore.config import Config
+
     config = Config(connect_timeout=3, read_timeout=10, retries={"max_attempts": 3, "mode": "standard"})
     return boto3.client("s3", config=config)
 

@@ -48,14 +48,15 @@ class JsonFormatter(logging.Formatter):
 APP_LOGGERS = ("handler", "forwarder", "admin", "migrate", "localrun", "standins")
 
 
-def configure_logging(level: str = "INFO") -> None:
+def configure_logging(level: str | None = None) -> None:
     """JSON lines on stdout for our loggers (Lambda ships stdout to CloudWatch).
 
     In Lambda the runtime already installed a root handler: it gets our formatter. A process that
     configured logging itself (pytest's capture, uvicorn) keeps its handlers; ours only add levels.
     """
+    level = (level or os.environ.get("LOG_LEVEL", "") or "INFO").upper()
     for name in APP_LOGGERS:
-        logging.getLogger(name).setLevel(level.upper())
+        logging.getLogger(name).setLevel(level)
     root = logging.getLogger()
     if any(isinstance(h.formatter, JsonFormatter) for h in root.handlers):
         return

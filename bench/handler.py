@@ -1,0 +1,315 @@
+"""Handler benchmark: own time per message, database round trips, connections, cold start.
+
+Groq and Graph are the zero-latency stand-ins, each in its own process; Postgres is real. Own time
+is an invocation's wall time minus the time spent waiting on Groq and Graph.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import asyncpg
+
+from bench.pgproxy import CountingProxy
+from shared.database import PROJECT_ROOT, data_dir, start_embedded_postgres, with_database
+from shared.envelope import Envelope
+from shared.migrate import migrate
+
+PYTHON = sys.executable
+TENANTS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class HandlerFigures:
+    invocations: int
+    own_p50_ms: float
+    own_p99_ms: float
+    total_p50_ms: float
+    round_trips_per_message: float
+    round_trips_first_message: int
+    new_connections: int
+    cold_init_ms: float
+    dependency_import_ms: float
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def _standin(module: str) -> Iterator[str]:
+    port = _free_port()
+    process = subprocess.Popen(
+        [PYTHON, "-m", module, "--port", str(port)],
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+async def _prepare_database(server_url: str) -> tuple[str, list[str]]:
+    name = "bench_" + uuid.uuid4().hex[:12]
+    admin = await asyncpg.connect(server_url)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    await admin.close()
+    url = with_database(server_url, name)
+    await migrate(url)
+    conn = await asyncpg.connect(url)
+    numbers = []
+    for n in range(TENANTS):
+        user_id = await conn.fetchval(
+            "INSERT INTO auth.users (email) VALUES ($1) RETURNING id", f"bench{n}@example.com"
+        )
+        number = str(20_000_000_000 + n)
+        await conn.execute(
+            "INSERT INTO user_whatsapp_config (user_id, access_token, phone_number_id) VALUES ($1, $2, $3)",
+            user_id,
+            f"EAA-bench-{n}",
+            number,
+        )
+        await conn.execute(
+            "INSERT INTO user_groq_config (user_id, api_key) VALUES ($1, $2)", user_id, f"gsk_bench_{n}"
+        )
+        numbers.append(number)
+    await conn.close()
+    return url, numbers
+
+
+async def _drop_database(server_url: str, url: str) -> None:
+    admin = await asyncpg.connect(server_url)
+    await admin.execute(f'DROP DATABASE IF EXISTS "{urlsplit(url).path.lstrip("/")}" WITH (FORCE)')
+    await admin.close()
+
+
+def _envelope(phone_number_id: str, customer: str, text: str) -> dict[str, Any]:
+    payload = {
+        "object": "whatsapp_business_account",
+        "entry": [
+            {
+                "id": "waba",
+                "changes": [
+                    {
+                        "field": "messages",
+                        "value": {
+                            "messaging_product": "whatsapp",
+                            "metadata": {"display_phone_number": "1555", "phone_number_id": phone_number_id},
+                            "messages": [
+                                {
+                                    "from": customer,
+                                    "id": "wamid." + uuid.uuid4().hex,
+                                    "timestamp": str(int(time.time())),
+                                    "type": "text",
+                                    "text": {"body": text},
+                                }
+                            ],
+                        },
+                    }
+                ],
+            }
+        ],
+    }
+    return Envelope(body=json.dumps(payload), received_at=time.time()).to_dict()
+
+
+class _Context:
+    function_name = "bench"
+    aws_request_id = "bench"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 30_000
+
+
+def _events(numbers: list[str], count: int) -> Iterator[dict[str, Any]]:
+    for i in range(count):
+        yield _envelope(numbers[i % len(numbers)], f"3360000{i % 50:04d}", f"message {i}")
+
+
+def _instrument_external_time() -> list[float]:
+    """Wrap the Groq and Graph adapters so that the time spent waiting on them is summed."""
+    from handler.ai import GroqReplies
+    from handler.whatsapp import WhatsAppSender
+
+    spent = [0.0]
+    for cls, name in ((GroqReplies, "complete"), (WhatsAppSender, "send_text")):
+        original = getattr(cls, name)
+
+        async def timed(self: Any, *args: Any, __original: Any = original, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return await __original(self, *args, **kwargs)
+            finally:
+                spent[0] += time.perf_counter() - started
+
+        setattr(cls, name, timed)
+    return spent
+
+
+async def _database_sessions(url: str) -> int:
+    conn = await asyncpg.connect(url)
+    try:
+        return int(
+            await conn.fetchval("SELECT sessions FROM pg_stat_database WHERE datname = current_database()")
+        )
+    finally:
+        await conn.close()
+
+
+def _cold_start_ms(env: dict[str, str], event: dict[str, Any]) -> tuple[float, float]:
+    """Median of three fresh interpreters: import + first invocation, and the dependencies' import."""
+    cold = (
+        "import json, sys, time; t = time.perf_counter(); import handler.app as a;"
+        "r = a.lambda_handler(json.loads(sys.argv[1]), None); print(time.perf_counter() - t)"
+    )
+    deps = (
+        "import time; t = time.perf_counter();"
+        "import starlette.applications, mangum, asyncpg, groq, httpx, boto3; print(time.perf_counter() - t)"
+    )
+    cold_runs, dep_runs = [], []
+    for _ in range(3):
+        for code, runs, args in ((cold, cold_runs, [json.dumps(event)]), (deps, dep_runs, [])):
+            out = subprocess.run(
+                [PYTHON, "-c", code, *args],
+                cwd=PROJECT_ROOT,
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            runs.append(float(out.stdout.strip().splitlines()[-1]) * 1000)
+    return statistics.median(cold_runs), statistics.median(dep_runs)
+
+
+def measure(invocations: int = 1000) -> HandlerFigures:
+    server_url = os.environ.get("DATABASE_URL") or start_embedded_postgres(data_dir() / "bench-postgres")
+    url, numbers = asyncio.run(_prepare_database(server_url))
+    try:
+        with _standin("standins.groq") as groq_url, _standin("standins.graph") as graph_url:
+            env = {
+                **os.environ,
+                "DATABASE_URL": url,
+                "GROQ_BASE_URL": groq_url,
+                "GRAPH_API_BASE_URL": graph_url,
+            }
+            round_trips, first_message_round_trips = _count_round_trips(url, env, numbers)
+            os.environ.update(env)
+            from handler.app import lambda_handler
+
+            spent = _instrument_external_time()
+            context = _Context()
+            lambda_handler(next(_events(numbers, 1)), context)  # warm the container
+            sessions_before = asyncio.run(_database_sessions(url))
+            own, total = [], []
+            for event in _events(numbers, invocations):
+                spent[0] = 0.0
+                started = time.perf_counter()
+                lambda_handler(event, context)
+                elapsed = time.perf_counter() - started
+                total.append(elapsed * 1000)
+                own.append((elapsed - spent[0]) * 1000)
+            # The benchmark's own query above opened one session; the handler should open none.
+            new_connections = asyncio.run(_database_sessions(url)) - sessions_before - 1
+            cold_ms, deps_ms = _cold_start_ms(env, next(_events(numbers, 1)))
+    finally:
+        asyncio.run(_drop_database(server_url, url))
+    quantiles = statistics.quantiles(own, n=100)
+    return HandlerFigures(
+        invocations=invocations,
+        own_p50_ms=statistics.median(own),
+        own_p99_ms=quantiles[98],
+        total_p50_ms=statistics.median(total),
+        round_trips_per_message=round_trips,
+        round_trips_first_message=first_message_round_trips,
+        new_connections=new_connections,
+        cold_init_ms=cold_ms,
+        dependency_import_ms=deps_ms,
+    )
+
+
+_RUN_EVENTS = "import json, sys\nfrom handler.app import lambda_handler\nfor event in json.load(sys.stdin):\n    lambda_handler(event, None)\n"
+
+
+def _count_round_trips(
+    url: str, env: dict[str, str], numbers: list[str], messages: int = 100
+) -> tuple[float, int]:
+    """Round trips per warm message, counted by a proxy in front of Postgres.
+
+    Two fresh processes: one handles one message, the other 1 + `messages`; the difference divided
+    by `messages` is what a warm message costs (connecting and first-time statement preparation
+    cancel out). Also returns the first message's count, connection set-up included.
+    """
+    host = parse_qs(urlsplit(url).query).get("host", [""])[0]
+    parts = urlsplit(url)
+    if host:
+        proxy = CountingProxy(unix_socket=str(Path(host) / f".s.PGSQL.{parts.port or 5432}"))
+    else:
+        proxy = CountingProxy(host=parts.hostname or "127.0.0.1", port=parts.port or 5432)
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    asyncio.run_coroutine_threadsafe(proxy.start(), loop).result()
+    child_env = {
+        **env,
+        "DATABASE_URL": f"postgresql://{parts.username or 'postgres'}@127.0.0.1:{proxy.listen_port}{parts.path}",
+    }
+    events = list(_events(numbers, messages + 2))
+
+    def round_trips_for(batch: list[dict[str, Any]]) -> int:
+        proxy.counts.round_trips = 0
+        subprocess.run(
+            [PYTHON, "-c", _RUN_EVENTS],
+            input=json.dumps(batch),
+            cwd=PROJECT_ROOT,
+            env=child_env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return proxy.counts.round_trips
+
+    try:
+        one = round_trips_for(events[:1])
+        many = round_trips_for(events[1:])
+        return (many - one) / messages, one
+    finally:
+        asyncio.run_coroutine_threadsafe(proxy.stop(), loop).result()
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=5)
+
+
+def main() -> int:
+    figures = measure()
+    for name in HandlerFigures.__slots__:
+        print(f"{name:28} {getattr(figures, name)}")  # noqa: T201
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
