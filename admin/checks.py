@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import StrEnum
 
 from admin.groq_models import replacement_for_retired
@@ -22,6 +23,9 @@ class ProblemKind(StrEnum):
     MISSING_GROQ_CONFIG = "missing_groq_config"
     MISSING_GROQ_KEY = "missing_groq_key"
     RETIRED_MODEL = "retired_model"
+    GROQ_REJECTED = "groq_rejected"
+    WHATSAPP_TOKEN_REJECTED = "whatsapp_token_rejected"
+    SEND_OUTCOME_UNKNOWN = "send_outcome_unknown"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -86,6 +90,67 @@ def retired_model(status: TenantStatus) -> Problem | None:
     return _problem(status, ProblemKind.RETIRED_MODEL, detail, blocking=status.has_active_number)
 
 
+def groq_rejected(status: TenantStatus) -> Problem | None:
+    rejection = status.delivery.groq_rejection
+    if rejection is None:
+        return None
+    what, fix = _groq_fix(rejection.reason, status)
+    detail = (
+        f"Groq refused {what} ({rejection.reason}, last at {_time(rejection.at)}, no AI answer since:"
+        f" customers get the fallback text): {fix}"
+    )
+    return _problem(status, ProblemKind.GROQ_REJECTED, detail, blocking=status.has_active_number)
+
+
+def _groq_fix(reason: str, status: TenantStatus) -> tuple[str, str]:
+    """What Groq refused, read from the recorded "http STATUS code", and the command that fixes it."""
+    tenant = _name(status)
+    http_status, _, code = reason.removeprefix("http ").partition(" ")
+    set_key = f"set a new key with wa-admin set-groq {tenant} --api-key-stdin"
+    if "model" not in code and (http_status in ("401", "403") or "key" in code):
+        return "the API key", set_key
+    if "model" in code or http_status == "404":
+        model = status.model or "?"
+        replacement = replacement_for_retired(model) or "MODEL"
+        return (
+            f"the model {model}",
+            f"choose a current one with wa-admin set-groq {tenant} --model {replacement}",
+        )
+    return "the request", f"check the model (wa-admin set-groq {tenant} --model MODEL) or {set_key}"
+
+
+def whatsapp_token_rejected(status: TenantStatus) -> Problem | None:
+    rejection = status.delivery.whatsapp_token_rejection
+    if rejection is None:
+        return None
+    number = status.phone_number_id or "ID"
+    detail = (
+        f"WhatsApp access token expired or invalid (Graph 190, last at {_time(rejection.at)}, no reply"
+        f" sent since): set a new one with wa-admin set-whatsapp {_name(status)}"
+        f" --phone-number-id {number} --access-token-stdin"
+    )
+    return _problem(status, ProblemKind.WHATSAPP_TOKEN_REJECTED, detail, blocking=status.has_active_number)
+
+
+def send_outcome_unknown(status: TenantStatus) -> Problem | None:
+    count = status.delivery.sends_outcome_unknown
+    if not count:
+        return None
+    detail = (
+        f"{count} customer message(s) in the last 7 days may not have received a reply (the handler"
+        " stopped between sending and recording it; never resent): list them with wa-admin stats"
+    )
+    return _problem(status, ProblemKind.SEND_OUTCOME_UNKNOWN, detail, blocking=False)
+
+
+def _name(status: TenantStatus) -> str:
+    return status.tenant.email or str(status.tenant.id)
+
+
+def _time(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
 CHECKS: tuple[Check, ...] = (
     missing_whatsapp_config,
     inactive_whatsapp_config,
@@ -93,6 +158,9 @@ CHECKS: tuple[Check, ...] = (
     missing_groq_config,
     missing_groq_key,
     retired_model,
+    groq_rejected,
+    whatsapp_token_rejected,
+    send_outcome_unknown,
 )
 
 

@@ -46,8 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
         "check",
         help="the seed's verification table and every problem; exit 1 if an active tenant cannot be served",
         description="The seed's verification table for every tenant, then the problems found "
-        "(missing configs, retired models, inactive numbers). Exit code 1 when any tenant with "
-        "an active number cannot be served, 0 otherwise.",
+        "(missing configs, retired models, inactive numbers, a Groq key or model or a WhatsApp token "
+        "refused in the last 24 h, replies of unknown outcome in the last 7 days). Exit code 1 when "
+        "any tenant with an active number cannot be served, 0 otherwise.",
     )
     stats = sub.add_parser(
         "stats", help="identification rate (24 h), recent messages (1 h), messages per tenant (24 h)"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from argparse import Namespace
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TextIO
 
 import asyncpg
@@ -130,7 +130,11 @@ async def reactivate(conn: asyncpg.Connection, args: Namespace, console: Console
 
 async def check(conn: asyncpg.Connection, args: Namespace, console: Console) -> int:
     """Exit 1 when a tenant with an active number cannot be served."""
-    statuses = await configs.tenant_statuses(conn)
+    health = await monitoring.delivery_health(conn)
+    statuses = [
+        replace(s, delivery=health[s.tenant.id]) if s.tenant.id in health else s
+        for s in await configs.tenant_statuses(conn)
+    ]
     problems = checks.find_problems(statuses)
     blocked = checks.tenants_that_cannot_be_served(problems)
     console.write(render.check_report(statuses, problems, len(blocked)))

@@ -1,10 +1,19 @@
-"""The seed's monitoring figures, read from `customer_conversations` (for `stats`)."""
+"""What `customer_conversations` says about service: the seed's figures (`stats`) and the delivery
+problems the handler recorded (`check` and `stats`)."""
 
 from __future__ import annotations
 
+from uuid import UUID
+
 import asyncpg
 
-from admin.records import IdentificationRate, RecentMessage, TenantMessageCount
+from admin.records import (
+    DeliveryHealth,
+    IdentificationRate,
+    RecentMessage,
+    Rejection,
+    TenantMessageCount,
+)
 
 # The seed's "user identification success rate" query; NULLIF keeps it from dividing by zero
 # when there were no messages (the seed's version fails then).
@@ -75,3 +84,65 @@ async def messages_per_tenant(conn: asyncpg.Connection) -> list[TenantMessageCou
         )
         for row in await conn.fetch(_MESSAGES_PER_TENANT)
     ]
+
+
+# One range scan of the last 7 days (index on created_at), one row per tenant with a finding.
+# A Groq rejection counts until a later customer message gets an AI answer (answered, no error);
+# a Graph 190 until a later reply reaches Graph (sent, delivered or read). The handler writes the
+# titles: "groq rejected: http 401 invalid_api_key" — status and code, never Groq's message.
+_DELIVERY_HEALTH = """
+WITH per_tenant AS (
+    SELECT user_id,
+           max(created_at) FILTER (WHERE groq_rejected) AS groq_rejected_at,
+           (array_agg(error_title ORDER BY created_at DESC) FILTER (WHERE groq_rejected))[1] AS groq_title,
+           max(created_at) FILTER (
+               WHERE sender = 'user' AND status = 'answered' AND error_title IS NULL
+           ) AS answered_at,
+           max(created_at) FILTER (WHERE token_rejected) AS token_rejected_at,
+           (array_agg(error_title ORDER BY created_at DESC) FILTER (WHERE token_rejected))[1] AS token_title,
+           max(created_at) FILTER (
+               WHERE sender = 'bot' AND status IN ('sent', 'delivered', 'read')
+           ) AS delivered_at,
+           count(*) FILTER (WHERE sender = 'user' AND status = 'outcome_unknown') AS outcome_unknown
+    FROM (
+        SELECT user_id, sender, status, error_title, created_at,
+               sender = 'user' AND error_title LIKE 'groq rejected:%'
+                   AND created_at > now() - interval '24 hours' AS groq_rejected,
+               sender = 'bot' AND error_code = 190
+                   AND created_at > now() - interval '24 hours' AS token_rejected
+        FROM customer_conversations
+        WHERE created_at > now() - interval '7 days' AND user_id IS NOT NULL
+    ) AS recent
+    GROUP BY user_id
+)
+SELECT user_id,
+       CASE WHEN answered_at IS NULL OR answered_at < groq_rejected_at THEN groq_rejected_at END
+           AS groq_rejected_at,
+       groq_title,
+       CASE WHEN delivered_at IS NULL OR delivered_at < token_rejected_at THEN token_rejected_at END
+           AS token_rejected_at,
+       token_title,
+       outcome_unknown
+FROM per_tenant
+WHERE groq_rejected_at IS NOT NULL OR token_rejected_at IS NOT NULL OR outcome_unknown > 0
+"""
+
+_GROQ_REJECTED_PREFIX = "groq rejected:"
+
+
+async def delivery_health(conn: asyncpg.Connection) -> dict[UUID, DeliveryHealth]:
+    """Tenants whose recent rows show a refused Groq key or model, a refused WhatsApp token, or
+    replies of unknown outcome; a tenant that is absent has none of these."""
+    health: dict[UUID, DeliveryHealth] = {}
+    for row in await conn.fetch(_DELIVERY_HEALTH):
+        groq = None
+        if row["groq_rejected_at"] is not None:
+            reason = row["groq_title"].removeprefix(_GROQ_REJECTED_PREFIX).strip()
+            groq = Rejection(at=row["groq_rejected_at"], reason=reason)
+        token = None
+        if row["token_rejected_at"] is not None:
+            token = Rejection(at=row["token_rejected_at"], reason=row["token_title"] or "")
+        health[row["user_id"]] = DeliveryHealth(
+            groq_rejection=groq, whatsapp_token_rejection=token, sends_outcome_unknown=row["outcome_unknown"]
+        )
+    return health

@@ -28,6 +28,23 @@ class TenantOverview:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Rejection:
+    """The latest time Groq or Graph refused a tenant's credentials, with no success since."""
+
+    at: datetime
+    reason: str  # e.g. "http 401 invalid_api_key", or Graph's error title; never a secret
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeliveryHealth:
+    """What one tenant's recent conversation rows say about its Groq and WhatsApp credentials."""
+
+    groq_rejection: Rejection | None = None  # last 24 h
+    whatsapp_token_rejection: Rejection | None = None  # Graph error 190, last 24 h
+    sends_outcome_unknown: int = 0  # customer messages, last 7 days
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class TenantStatus:
     """What `check` knows about a tenant: the seed's verification columns plus what decides problems.
 
@@ -41,6 +58,8 @@ class TenantStatus:
     has_groq_config: bool
     groq_key_configured: bool
     model: str | None
+    # What the handler recorded lately (monitoring.delivery_health); the default: nothing wrong.
+    delivery: DeliveryHealth = DeliveryHealth()
 
     @property
     def has_active_number(self) -> bool:
