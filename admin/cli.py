@@ -51,10 +51,15 @@ def build_parser() -> argparse.ArgumentParser:
         "any tenant with an active number cannot be served, 0 otherwise.",
     )
     stats = sub.add_parser(
-        "stats", help="identification rate (24 h), recent messages (1 h), messages per tenant (24 h)"
+        "stats",
+        help="identification rate (24 h), recent messages (1 h), messages per tenant (24 h), "
+        "replies of unknown outcome (7 days), failed sends per tenant (24 h)",
     )
     stats.add_argument(
-        "--limit", type=validate.positive_int, default=50, help="recent messages shown (default 50)"
+        "--limit",
+        type=validate.positive_int,
+        default=50,
+        help="recent messages and unknown outcomes shown (default 50)",
     )
     sub.add_parser("migrate", help="apply pending database migrations")
     return parser

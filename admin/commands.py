@@ -145,7 +145,9 @@ async def stats(conn: asyncpg.Connection, args: Namespace, console: Console) -> 
     rate = await monitoring.identification_rate(conn)
     recent = await monitoring.recent_messages(conn, args.limit)
     per_tenant = await monitoring.messages_per_tenant(conn)
-    console.write(render.stats_report(rate, recent, per_tenant))
+    unknown = await monitoring.unknown_outcomes(conn, args.limit)
+    failed = await monitoring.failed_sends_per_tenant(conn)
+    console.write(render.stats_report(rate, recent, per_tenant) + render.delivery_report(unknown, failed))
     return 0
 
 

@@ -9,10 +9,14 @@ import asyncpg
 
 from admin.records import (
     DeliveryHealth,
+    ErrorCodeCount,
     IdentificationRate,
     RecentMessage,
     Rejection,
+    TenantFailedSends,
     TenantMessageCount,
+    UnknownOutcome,
+    UnknownOutcomes,
 )
 
 # The seed's "user identification success rate" query; NULLIF keeps it from dividing by zero
@@ -129,6 +133,37 @@ WHERE groq_rejected_at IS NOT NULL OR token_rejected_at IS NOT NULL OR outcome_u
 
 _GROQ_REJECTED_PREFIX = "groq rejected:"
 
+# count(*) OVER () is taken before LIMIT: the total, whatever the page shows.
+_UNKNOWN_OUTCOMES = """
+SELECT c.created_at, u.email, c.phone_number, LEFT(c.content, 50) AS content_preview,
+       count(*) OVER () AS total
+FROM customer_conversations AS c
+LEFT JOIN auth.users AS u ON u.id = c.user_id
+WHERE c.created_at > now() - interval '7 days'
+  AND c.sender = 'user' AND c.status = 'outcome_unknown'
+ORDER BY c.created_at DESC
+LIMIT $1
+"""
+
+_FAILED_SENDS_PER_TENANT = """
+WITH per_code AS (
+    SELECT user_id, error_code, count(*) AS n
+    FROM customer_conversations
+    WHERE created_at > now() - interval '24 hours' AND sender = 'bot' AND status = 'failed'
+    GROUP BY user_id, error_code
+)
+SELECT u.email,
+       sum(p.n)::bigint AS failed,
+       array_agg(p.error_code ORDER BY p.n DESC, p.error_code NULLS LAST) AS codes,
+       array_agg(p.n ORDER BY p.n DESC, p.error_code NULLS LAST) AS counts
+FROM per_code AS p
+LEFT JOIN auth.users AS u ON u.id = p.user_id
+GROUP BY p.user_id, u.email
+ORDER BY failed DESC, u.email NULLS LAST
+"""
+
+_TOP_ERROR_CODES = 3
+
 
 async def delivery_health(conn: asyncpg.Connection) -> dict[UUID, DeliveryHealth]:
     """Tenants whose recent rows show a refused Groq key or model, a refused WhatsApp token, or
@@ -146,3 +181,35 @@ async def delivery_health(conn: asyncpg.Connection) -> dict[UUID, DeliveryHealth
             groq_rejection=groq, whatsapp_token_rejection=token, sends_outcome_unknown=row["outcome_unknown"]
         )
     return health
+
+
+async def unknown_outcomes(conn: asyncpg.Connection, limit: int) -> UnknownOutcomes:
+    """Customer messages of the last 7 days whose reply may not have reached them, newest first."""
+    rows = await conn.fetch(_UNKNOWN_OUTCOMES, limit)
+    return UnknownOutcomes(
+        total=rows[0]["total"] if rows else 0,
+        messages=tuple(
+            UnknownOutcome(
+                created_at=row["created_at"],
+                tenant_email=row["email"],
+                phone_number=row["phone_number"],
+                content_preview=row["content_preview"],
+            )
+            for row in rows
+        ),
+    )
+
+
+async def failed_sends_per_tenant(conn: asyncpg.Connection) -> list[TenantFailedSends]:
+    """Replies Graph refused in the last 24 h, per tenant, with the most frequent error codes."""
+    return [
+        TenantFailedSends(
+            tenant_email=row["email"],
+            failed=row["failed"],
+            top_error_codes=tuple(
+                ErrorCodeCount(error_code=code, count=count)
+                for code, count in zip(row["codes"], row["counts"], strict=True)
+            )[:_TOP_ERROR_CODES],
+        )
+        for row in await conn.fetch(_FAILED_SENDS_PER_TENANT)
+    ]

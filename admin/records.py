@@ -88,3 +88,32 @@ class TenantMessageCount:
     total: int
     from_customers: int
     from_assistant: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UnknownOutcome:
+    """A customer message whose reply may or may not have reached the customer (never resent)."""
+
+    created_at: datetime
+    tenant_email: str | None
+    phone_number: str | None
+    content_preview: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UnknownOutcomes:
+    total: int  # all of them in the window; `messages` holds the newest few
+    messages: tuple[UnknownOutcome, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ErrorCodeCount:
+    error_code: int | None  # None: the failure carried no Graph code
+    count: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TenantFailedSends:
+    tenant_email: str | None
+    failed: int
+    top_error_codes: tuple[ErrorCodeCount, ...]  # most frequent first

@@ -6,7 +6,16 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from admin.checks import Problem
-from admin.records import IdentificationRate, RecentMessage, TenantMessageCount, TenantOverview, TenantStatus
+from admin.records import (
+    ErrorCodeCount,
+    IdentificationRate,
+    RecentMessage,
+    TenantFailedSends,
+    TenantMessageCount,
+    TenantOverview,
+    TenantStatus,
+    UnknownOutcomes,
+)
 from shared.logs import mask_phone
 
 Cell = str | int | bool | None
@@ -108,6 +117,38 @@ def stats_report(
         ],
     )
     return out
+
+
+def delivery_report(unknown: UnknownOutcomes, failed: Sequence[TenantFailedSends]) -> str:
+    """Replies that may not have reached the customer, then the sends Graph refused per tenant."""
+    shown = len(unknown.messages)
+    out = (
+        f"\nsend outcome unknown (last 7 days): {unknown.total} customer message(s) may not have"
+        " received a reply (never resent)"
+        + (f", newest {shown} shown" if shown < unknown.total else "")
+        + ":\n"
+    )
+    out += table(
+        ("time", "tenant", "phone", "content"),
+        [
+            (
+                _time(m.created_at),
+                m.tenant_email or "(unidentified)",
+                mask_phone(m.phone_number),
+                m.content_preview,
+            )
+            for m in unknown.messages
+        ],
+    )
+    out += "\nfailed sends per tenant (last 24 h):\n" + table(
+        ("tenant", "failed", "top_error_codes"),
+        [(f.tenant_email or "(unidentified)", f.failed, _error_codes(f.top_error_codes)) for f in failed],
+    )
+    return out
+
+
+def _error_codes(counts: Sequence[ErrorCodeCount]) -> str:
+    return ", ".join(f"{'no code' if c.error_code is None else c.error_code} x{c.count}" for c in counts)
 
 
 def _configured(present: bool) -> str:

@@ -3,6 +3,7 @@ tokens, replies of unknown outcome and failed sends, each made by inserting the 
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -10,6 +11,7 @@ import pytest
 
 from admin.checks import ProblemKind, find_problems, groq_rejected
 from admin.records import DeliveryHealth, Rejection
+from shared.logs import mask_phone
 from tests.admin.conftest import Cli, add_served_tenant
 from tests.admin.test_check import reported_problems, status
 
@@ -254,3 +256,64 @@ async def test_every_delivery_problem_of_one_tenant_at_once(cli: Cli, db: asyncp
         ["warning", "shop@example.com", "send_outcome_unknown"],
     ]
     assert "1 of them cannot be served" in result.out
+
+
+# --- stats ------------------------------------------------------------------------------------
+
+LONG_TEXT = "Bonjour, avez-vous bien reçu ma commande numéro 4521 passée hier soir ?"
+
+
+def section(out: str, title: str) -> list[str]:
+    """The lines of one `stats` section, from its title to the next blank line."""
+    start = out.index(title)
+    return out[start:].split("\n\n")[0].splitlines()
+
+
+async def test_stats_lists_unknown_outcomes_and_failed_sends(cli: Cli, db: asyncpg.Connection) -> None:
+    shop = await add_served_tenant(cli, "shop@example.com", "123456789")
+    other = await add_served_tenant(cli, "other@example.com", "987654321")
+    await insert_row(db, shop, "user", "outcome_unknown", timedelta(hours=2), content=LONG_TEXT)
+    await insert_row(
+        db, other, "user", "outcome_unknown", timedelta(days=3), content="Salut", phone="+33612345678"
+    )
+    await insert_row(db, shop, "user", "outcome_unknown", timedelta(days=9), content="Trop vieux")
+    for code, age in ((190, 1), (190, 2), (131047, 3), (None, 4)):
+        await insert_row(db, shop, "bot", "failed", timedelta(hours=age), error_code=code, error_title="x")
+    await insert_row(db, shop, "bot", "failed", timedelta(hours=30), error_code=100, error_title="old")
+    await insert_row(db, other, "bot", "failed", timedelta(hours=1), error_code=131026, error_title="x")
+    await insert_row(db, other, "bot", "sent", timedelta(hours=1))
+
+    result = await cli("stats")
+
+    assert result.code == 0, result.err
+    result.assert_no_secret()
+    unknown = section(result.out, "send outcome unknown")
+    assert unknown[0].startswith("send outcome unknown (last 7 days): 2 customer message(s)")
+    assert [re.split(r"\s{2,}", line)[1:] for line in unknown[2:]] == [
+        ["shop@example.com", mask_phone(CUSTOMER), LONG_TEXT[:50]],
+        ["other@example.com", mask_phone("+33612345678"), "Salut"],
+    ]
+    assert LONG_TEXT[:51] not in result.out and "Trop vieux" not in result.out
+    for phone in (CUSTOMER, "+33612345678"):
+        assert phone not in result.out
+    failed = section(result.out, "failed sends per tenant")
+    assert [re.split(r"\s{2,}", line) for line in failed[2:]] == [
+        ["shop@example.com", "4", "190 x2, 131047 x1, no code x1"],
+        ["other@example.com", "1", "131026 x1"],
+    ]
+
+
+async def test_stats_shows_the_newest_unknown_outcomes_within_the_limit(
+    cli: Cli, db: asyncpg.Connection
+) -> None:
+    shop = await add_served_tenant(cli, "shop@example.com", "123456789")
+    for minutes in range(1, 5):
+        await insert_row(
+            db, shop, "user", "outcome_unknown", timedelta(minutes=minutes), content=f"m{minutes}"
+        )
+
+    result = await cli("stats", "--limit", "2")
+
+    unknown = section(result.out, "send outcome unknown")
+    assert "4 customer message(s)" in unknown[0] and "newest 2 shown" in unknown[0]
+    assert [line.split()[-1] for line in unknown[2:]] == ["m1", "m2"]
