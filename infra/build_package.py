@@ -12,6 +12,7 @@ with. Wheels are cached under the data folder: the first build downloads them, l
 from __future__ import annotations
 
 import argparse
+import fcntl
 import hashlib
 import importlib.metadata
 import os
@@ -21,7 +22,8 @@ import sys
 import tempfile
 import tomllib
 import zipfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -205,7 +207,8 @@ def build_zip(request: BuildRequest, zip_path: Path) -> BuildResult:
 def install_dependencies(request: BuildRequest, destination: Path) -> None:
     """Install from the wheel cache; download into it first when something is missing."""
     request.wheel_cache.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="lambda-constraints-") as scratch:
+    # `sam build` builds both functions at once: one of them fills the cache, the other waits.
+    with _locked(request.wheel_cache / ".lock"), tempfile.TemporaryDirectory(prefix="lambda-pip-") as scratch:
         constraints_file = Path(scratch) / "constraints.txt"
         constraints_file.write_text("".join(line + "\n" for line in request.constraints))
         common = [*request.target.pip_arguments(), "--constraint", str(constraints_file)]
@@ -226,6 +229,16 @@ def install_dependencies(request: BuildRequest, destination: Path) -> None:
         download = ["download", "--dest", str(request.wheel_cache), *common, *request.requirements]
         _check(_pip(download), "downloading the Lambda's wheels")
         _check(_pip(install), "installing the Lambda's wheels")
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _pip(arguments: Sequence[str]) -> subprocess.CompletedProcess[str]:
@@ -287,7 +300,7 @@ def describe(result: BuildResult) -> str:
         parts.append(f"{_megabytes(result.zipped_bytes)} zipped")
     parts.append(f"{_megabytes(result.unzipped_bytes)} unzipped (Lambda's limit: 250 MiB)")
     parts.append(f"{result.file_count} files")
-    parts.append("bytecode precompiled" if result.bytecode_compiled else "no bytecode (python3.13 not found)")
+    parts.append("bytecode precompiled" if result.bytecode_compiled else "bytecode not precompiled")
     return ", ".join(parts)
 
 
@@ -321,6 +334,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-bytecode", action="store_true", help="do not precompile .pyc files")
     arguments = parser.parse_args(argv)
     request = request_for(arguments.function, compile_bytecode=not arguments.no_bytecode)
+    if not arguments.no_bytecode and request.bytecode_python is None:
+        sys.stderr.write(
+            f"warning: no python{LAMBDA_PYTHON_VERSION} found: the package works, but every cold start"
+            " compiles its bytecode\n"
+        )
     try:
         if arguments.zip is not None:
             result = build_zip(request, arguments.zip)
