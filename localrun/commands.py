@@ -1,0 +1,106 @@
+"""What a line typed in the chat asks for: a message to send, or a command (pure parsing, no I/O)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+DEFAULT_HISTORY_ROWS = 20
+MAX_HISTORY_ROWS = 200
+_PHONE = re.compile(r"^\d{6,15}$")
+
+
+class Kind(StrEnum):
+    MESSAGE = "message"
+    CUSTOMER = "customer"
+    TENANT = "tenant"
+    HISTORY = "history"
+    DUPLICATE = "duplicate"
+    STATUS = "status"
+    HELP = "help"
+    QUIT = "quit"
+    NOTHING = "nothing"  # an empty line
+    INVALID = "invalid"  # an unknown command, or a command with a bad argument
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChatInput:
+    kind: Kind
+    text: str = ""  # MESSAGE: what the customer writes; CUSTOMER: the number; INVALID: the problem
+    number: int | None = None  # TENANT: which one (None: list them); HISTORY: how many rows
+
+
+HELP = """\
+Type a line to send it as the customer's WhatsApp message. Commands:
+  /customer NUMBER  write as another customer (digits, e.g. /customer 447700900123)
+  /tenant [N]       list the tenants with an active number, or write to tenant N
+  /history [N]      the last N rows (default 20) of this conversation, as stored in Postgres
+  /duplicate        send the last webhook again, as Meta does on a retry: it is not answered twice
+  /status           send "delivered" then "read" for the last reply, and show its row change
+  /help             this list
+  /quit             stop everything (Ctrl-C or Ctrl-D too)"""
+
+_ALIASES = {
+    "customer": Kind.CUSTOMER,
+    "tenant": Kind.TENANT,
+    "history": Kind.HISTORY,
+    "duplicate": Kind.DUPLICATE,
+    "status": Kind.STATUS,
+    "help": Kind.HELP,
+    "?": Kind.HELP,
+    "quit": Kind.QUIT,
+    "exit": Kind.QUIT,
+}
+
+
+def parse_input(line: str) -> ChatInput:
+    text = line.strip()
+    if not text:
+        return ChatInput(kind=Kind.NOTHING)
+    if not text.startswith("/"):
+        return ChatInput(kind=Kind.MESSAGE, text=text)
+    name, _, argument = text[1:].partition(" ")
+    kind = _ALIASES.get(name.lower())
+    argument = argument.strip()
+    if kind is None:
+        return _invalid(f"unknown command /{name}; /help lists the commands")
+    if kind is Kind.CUSTOMER:
+        return _customer(argument)
+    if kind is Kind.TENANT:
+        return _optional_number(kind, argument, "/tenant N takes a tenant's number from the /tenant list")
+    if kind is Kind.HISTORY:
+        parsed = _optional_number(kind, argument, f"/history N takes a number of rows (1-{MAX_HISTORY_ROWS})")
+        if parsed.kind is Kind.HISTORY and parsed.number is None:
+            return ChatInput(kind=kind, number=DEFAULT_HISTORY_ROWS)
+        if parsed.number is not None and parsed.number > MAX_HISTORY_ROWS:
+            return ChatInput(kind=kind, number=MAX_HISTORY_ROWS)
+        return parsed
+    if argument:
+        return _invalid(f"/{name} takes no argument")
+    return ChatInput(kind=kind)
+
+
+def normalize_phone(text: str) -> str | None:
+    """A customer number as Meta writes it (digits only, no plus), or None when it is not one."""
+    digits = re.sub(r"[\s().-]", "", text).removeprefix("+")
+    return digits if _PHONE.match(digits) else None
+
+
+def _customer(argument: str) -> ChatInput:
+    phone = normalize_phone(argument)
+    if phone is None:
+        return _invalid("/customer takes a phone number of 6 to 15 digits, e.g. /customer 447700900123")
+    return ChatInput(kind=Kind.CUSTOMER, text=phone)
+
+
+def _optional_number(kind: Kind, argument: str, problem: str) -> ChatInput:
+    if not argument:
+        return ChatInput(kind=kind)
+    if not argument.isdigit() or int(argument) < 1:
+        return _invalid(problem)
+    return ChatInput(kind=kind, number=int(argument))
+
+
+def _invalid(problem: str) -> ChatInput:
+    return ChatInput(kind=Kind.INVALID, text=problem)

@@ -1,0 +1,115 @@
+"""What the chat reads from Postgres: the tenants it can write to, a conversation, a row's status."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from uuid import UUID
+
+import asyncpg
+
+from standins.meta import BusinessNumber
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChatTenant:
+    """A tenant with an active WhatsApp number: the chat can write to it."""
+
+    user_id: UUID
+    email: str | None
+    phone_number_id: str
+    access_token: str = field(repr=False)  # only to let the Graph stand-in check what the handler sends
+
+    @property
+    def label(self) -> str:
+        """A short name for the chat's lines: the email's local part, or the id's start."""
+        return self.email.split("@", 1)[0] if self.email else str(self.user_id)[:8]
+
+    @property
+    def business(self) -> BusinessNumber:
+        return BusinessNumber(
+            phone_number_id=self.phone_number_id,
+            display_phone_number=self.phone_number_id[-11:],
+            waba_id="9" + self.phone_number_id[-14:],
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoredMessage:
+    created_at: datetime
+    sender: str | None
+    status: str | None
+    content: str | None
+    error_title: str | None
+
+
+_CHAT_TENANTS = """
+SELECT u.id, u.email, w.phone_number_id, w.access_token
+FROM auth.users AS u
+JOIN user_whatsapp_config AS w ON w.user_id = u.id AND w.is_active
+ORDER BY u.created_at, u.email NULLS LAST, u.id
+"""
+
+_HISTORY = """
+SELECT created_at, sender, status, content, error_title
+FROM (
+    SELECT created_at, sender, status, content, error_title, id
+    FROM customer_conversations
+    WHERE user_id = $1 AND phone_number = $2
+    ORDER BY created_at DESC, id DESC
+    LIMIT $3
+) AS recent
+ORDER BY created_at, sender DESC, id
+"""
+
+_REPLY_STATUSES = """
+SELECT wa_message_id, status
+FROM customer_conversations
+WHERE user_id = $1 AND sender = 'bot' AND wa_message_id = ANY($2::text[])
+"""
+
+_ROWS_FOR_MESSAGE = "SELECT count(*) FROM customer_conversations WHERE user_id = $1 AND wa_message_id = $2"
+
+
+async def chat_tenants(conn: asyncpg.Connection) -> list[ChatTenant]:
+    """Every tenant with an active number, oldest first (the demo tenants lead on a fresh database)."""
+    return [
+        ChatTenant(
+            user_id=row["id"],
+            email=row["email"],
+            phone_number_id=row["phone_number_id"],
+            access_token=row["access_token"],
+        )
+        for row in await conn.fetch(_CHAT_TENANTS)
+    ]
+
+
+async def history(
+    conn: asyncpg.Connection, tenant: ChatTenant, customer: str, limit: int
+) -> list[StoredMessage]:
+    """The customer's last `limit` rows with the tenant, oldest first."""
+    rows = await conn.fetch(_HISTORY, tenant.user_id, customer, limit)
+    return [
+        StoredMessage(
+            created_at=row["created_at"],
+            sender=row["sender"],
+            status=row["status"],
+            content=row["content"],
+            error_title=row["error_title"],
+        )
+        for row in rows
+    ]
+
+
+async def reply_statuses(
+    conn: asyncpg.Connection, tenant: ChatTenant, wa_message_ids: Sequence[str]
+) -> dict[str, str | None]:
+    """The stored status of each of the tenant's replies, by WhatsApp message id."""
+    rows = await conn.fetch(_REPLY_STATUSES, tenant.user_id, list(wa_message_ids))
+    return {row["wa_message_id"]: row["status"] for row in rows}
+
+
+async def rows_for_message(conn: asyncpg.Connection, tenant: ChatTenant, wa_message_id: str) -> int:
+    count: int = await conn.fetchval(_ROWS_FOR_MESSAGE, tenant.user_id, wa_message_id)
+    return count

@@ -1,0 +1,166 @@
+"""`make run` end to end: a fresh data folder, the chat driven through pipes, Postgres checked, and
+every process gone afterwards."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import stat
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from standins.server import bind_socket
+from tests.localrun.driver import LocalRun, connect_embedded, descendants, is_gone, postmaster_pid
+
+READY = "You are customer +33612345678 writing to boulangerie@demo.example"
+
+
+@pytest.fixture
+def data_dir() -> Iterator[Path]:
+    """A fresh data folder outside pytest's tmp_path: as root, Postgres runs as the `pgserver` user and
+    must traverse the path, while every pytest start resets /tmp/pytest-of-root to mode 0700."""
+    path = Path(tempfile.mkdtemp(prefix="localrun-test-"))
+    yield path / "data"
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def runs() -> Iterator[list[LocalRun]]:
+    """Every run a test starts; any still alive at the end is killed (a failed test leaves nothing)."""
+    started: list[LocalRun] = []
+    yield started
+    for run in started:
+        run.close()
+
+
+def start(runs: list[LocalRun], data_dir: Path, **env: str) -> LocalRun:
+    run = LocalRun(data_dir, **env)
+    runs.append(run)
+    return run
+
+
+def processes_of(run: LocalRun) -> set[int]:
+    """The run's own process tree, and the embedded Postgres (pg_ctl detaches it from the tree)."""
+    postmaster = postmaster_pid(run.data_dir)
+    return {run.process.pid} | descendants(run.process.pid) | {postmaster} | descendants(postmaster)
+
+
+async def conversation_rows(data_dir: Path) -> list[dict[str, object]]:
+    conn = await connect_embedded(data_dir)
+    try:
+        rows = await conn.fetch(
+            """
+            SELECT c.sender, c.content, c.status, c.wa_message_id, u.email
+            FROM customer_conversations AS c JOIN auth.users AS u ON u.id = c.user_id
+            WHERE c.phone_number = '33612345678'
+            ORDER BY c.created_at, c.sender DESC
+            """
+        )
+    finally:
+        await conn.close()
+    return [dict(row) for row in rows]
+
+
+async def test_a_typed_message_is_answered_stored_deduplicated_and_every_process_stops(
+    data_dir: Path, runs: list[LocalRun]
+) -> None:
+    run = start(runs, data_dir)
+    await asyncio.to_thread(run.wait_for, lambda line: READY in line, 30)
+    started = processes_of(run)
+    assert len(started) >= 4  # localrun, handler, forwarder, postmaster (and Postgres' own workers)
+
+    exchange = await asyncio.to_thread(run.command, "Bonjour", "ack ")
+    reply = next(line for line in exchange if line.startswith("boulangerie> "))
+    assert "[offline Groq stand-in]" in reply and reply.endswith("You wrote: Bonjour")
+    timings = exchange[-1]
+    for stage in ("ack ", "tenant lookup ", "Groq ", "send "):
+        assert stage in timings
+
+    rows = await conversation_rows(data_dir)
+    assert [(r["sender"], r["status"], r["email"]) for r in rows] == [
+        ("user", "answered", "boulangerie@demo.example"),
+        ("bot", "sent", "boulangerie@demo.example"),
+    ]
+    assert rows[0]["content"] == "Bonjour"
+    assert rows[1]["content"] == reply.removeprefix("boulangerie> ")
+
+    duplicate = await asyncio.to_thread(run.command, "/duplicate", "ack ")
+    assert any("no second reply" in line for line in duplicate)
+    assert not any(line.startswith("boulangerie> ") for line in duplicate)
+    assert any("Postgres holds 1 row(s) with this message id" in line for line in duplicate)
+    assert len(await conversation_rows(data_dir)) == 2
+
+    statuses = await asyncio.to_thread(run.command, "/status", "delivered -> read")
+    assert any("sent -> delivered" in line for line in statuses)
+    assert [r["status"] for r in await conversation_rows(data_dir)] == ["answered", "read"]
+
+    history = await asyncio.to_thread(run.command, "/history", "read ")
+    assert "2 row(s) in customer_conversations for +33612345678 and boulangerie, oldest first:" in history
+
+    run.send("/quit")
+    run.close_input()
+    assert await asyncio.to_thread(run.finish) == 0, run.stderr
+    assert "Postgres    stopped" in run.stdout
+    assert [pid for pid in started if not is_gone(pid)] == []
+
+    secrets_file = data_dir / "local-secrets.json"
+    assert stat.S_IMODE(secrets_file.stat().st_mode) == 0o600
+    for secret in json.loads(secrets_file.read_text()).values():
+        assert secret not in run.stdout and secret not in run.stderr
+
+
+async def test_a_second_run_reuses_the_data_and_ctrl_c_stops_everything(
+    data_dir: Path, runs: list[LocalRun]
+) -> None:
+    first = start(runs, data_dir)
+    first.send("Bonjour")
+    first.close_input()  # end of input ends the run, like Ctrl-D
+    assert await asyncio.to_thread(first.finish, 30) == 0, first.stderr
+    assert "created boulangerie@demo.example, garage@demo.example" in first.stdout
+
+    second = start(runs, data_dir)
+    await asyncio.to_thread(second.wait_for, lambda line: READY in line, 30)
+    assert "demo tenants already there" in second.stdout
+    started = processes_of(second)
+    history = await asyncio.to_thread(second.command, "/history", "You wrote: Bonjour")
+    assert any("customer  answered         Bonjour" in line for line in history)
+    second.interrupt()
+    assert await asyncio.to_thread(second.finish) == 0, second.stderr
+    assert [pid for pid in started if not is_gone(pid)] == []
+
+
+async def test_switching_tenant_and_customer_reaches_the_other_tenant(
+    data_dir: Path, runs: list[LocalRun]
+) -> None:
+    run = start(runs, data_dir)
+    run.send("/tenant 2")
+    run.send("/customer +44 7700 900123")
+    run.send("Hello")
+    run.send("/tenant 9")
+    run.close_input()
+    assert await asyncio.to_thread(run.finish, 30) == 0, run.stderr
+    assert "You are customer +447700900123 writing to garage@demo.example" in run.stdout
+    assert (
+        "garage> [offline Groq stand-in] (llama-3.1-8b-instant, 0 earlier messages in context) You wrote: Hello"
+        in (run.stdout)
+    )
+    assert "there is no tenant 9; /tenant lists them" in run.stdout
+
+
+async def test_a_busy_port_is_one_line_naming_the_port_and_its_variable(
+    data_dir: Path, runs: list[LocalRun]
+) -> None:
+    with bind_socket() as taken:
+        port = taken.getsockname()[1]
+        run = start(runs, data_dir, FORWARDER_PORT=str(port))
+        run.close_input()
+        assert await asyncio.to_thread(run.finish) == 2
+    assert (
+        run.stderr
+        == f"error: port {port} is already in use; set FORWARDER_PORT to a free port (e.g. FORWARDER_PORT=0)\n"
+    )
+    assert not (data_dir / "postgres").exists()  # nothing was started
