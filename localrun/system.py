@@ -82,7 +82,7 @@ def run_system(settings: LocalSettings, out: Output) -> Iterator[RunningSystem]:
             ports.check_free(settings.groq_standin)
         local_secrets = load_or_create(settings.secrets_path)
 
-        out.line(f"Starting the local system (data in {settings.data_dir})")
+        out.line(f"Starting the local system (data in {_shown(settings.data_dir)})")
         url = _start_database(settings, out)
         if not settings.database_url:
             stack.callback(_stop_database, settings, out)
