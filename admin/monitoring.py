@@ -101,6 +101,7 @@ WITH per_tenant AS (
            (array_agg(error_title ORDER BY created_at DESC) FILTER (WHERE groq_rejected))[1] AS groq_title,
            max(created_at) FILTER (
                WHERE sender = 'user' AND status = 'answered' AND error_title IS NULL
+                 AND message_type IN ('text', 'interactive', 'button')
            ) AS answered_at,
            max(created_at) FILTER (WHERE token_rejected) AS token_rejected_at,
            (array_agg(error_title ORDER BY created_at DESC) FILTER (WHERE token_rejected))[1] AS token_title,
@@ -109,7 +110,7 @@ WITH per_tenant AS (
            ) AS delivered_at,
            count(*) FILTER (WHERE sender = 'user' AND status = 'outcome_unknown') AS outcome_unknown
     FROM (
-        SELECT user_id, sender, status, error_title, created_at,
+        SELECT user_id, sender, status, error_title, message_type, created_at,
                sender = 'user' AND error_title LIKE 'groq rejected:%'
                    AND created_at > now() - interval '24 hours' AS groq_rejected,
                sender = 'bot' AND error_code = 190

@@ -164,7 +164,7 @@ async def _answer_claimed(
     assert claim.tenant is not None and claim.inbound_id is not None
     tenant, inbound_id = claim.tenant, claim.inbound_id
     if decision.action is Action.IGNORE:
-        await services.store.finish_message(inbound_id, "answered", error_title=decision.reason)
+        await services.store.finish_message(inbound_id, "answered")
         return MessageResult(outcome=Outcome.IGNORED)
     history = claim.history
     if claim.earlier_pending:
@@ -296,7 +296,8 @@ async def deliver_reply(
         results,
         inbound_status=_inbound_status(results),
         error_code=first_failure.error_code if first_failure else None,
-        error_title=first_failure.error_title if first_failure else failure,
+        # Groq's failure, when there was one, stays the message's story; Graph's is on the reply rows.
+        error_title=failure or (first_failure.error_title if first_failure else None),
     )
     sent_ids = tuple(r.wa_message_id for r in results if r.wa_message_id)
     if all_sent:
