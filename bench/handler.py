@@ -25,6 +25,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
 
+from bench import Row
 from bench.pgproxy import CountingProxy
 from shared.database import PROJECT_ROOT, data_dir, start_embedded_postgres, with_database
 from shared.envelope import Envelope
@@ -304,12 +305,47 @@ def _count_round_trips(
         thread.join(timeout=5)
 
 
-def main() -> int:
+def run() -> list[Row]:
     figures = measure()
-    for name in HandlerFigures.__slots__:
-        print(f"{name:28} {getattr(figures, name)}")  # noqa: T201
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+    return [
+        Row(
+            name="handler: own time per message, p50",
+            figure=figures.own_p50_ms,
+            unit="ms",
+            target="<= 5 ms",
+            met=figures.own_p50_ms <= 5,
+        ),
+        Row(name="handler: own time per message, p99", figure=figures.own_p99_ms, unit="ms"),
+        Row(
+            name="handler: wall time per message with loopback Groq and Graph, p50",
+            figure=figures.total_p50_ms,
+            unit="ms",
+        ),
+        Row(
+            name="handler: database round trips per warm message",
+            figure=figures.round_trips_per_message,
+            unit="round trips",
+            target="<= 3 (the seed: 6 queries)",
+            met=figures.round_trips_per_message <= 3,
+        ),
+        Row(
+            name="handler: round trips of a cold container's first message (connect included)",
+            figure=figures.round_trips_first_message,
+            unit="round trips",
+        ),
+        Row(
+            name=f"handler: new Postgres connections over {figures.invocations} warm invocations",
+            figure=figures.new_connections,
+            unit="connections",
+            target="0 after the first",
+            met=figures.new_connections == 0,
+        ),
+        Row(
+            name="handler: cold start (import + first invocation) vs its dependencies' import",
+            figure=figures.cold_init_ms,
+            unit="ms",
+            baseline=figures.dependency_import_ms,
+            target="<= 1.3x baseline",
+            met=figures.cold_init_ms <= 1.3 * figures.dependency_import_ms,
+        ),
+    ]
