@@ -4,61 +4,35 @@ nothing is half-recorded, and once Postgres is back the customer gets exactly on
 from __future__ import annotations
 
 import asyncio
-import os
-import warnings
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import asyncpg
 import pytest
 
-from shared.database import start_embedded_postgres
 from shared.migrate import migrate
 from standins import meta
 from standins.graph import GraphStandIn
 from standins.groq import GroqRequest, GroqStandIn, offline_reply
+from standins.postgres import RestartablePostgres
 from tests.factories import add_tenant
 from tests.handler.conftest import LambdaContainer, LambdaTestContext
 from tests.handler.events import business_of, envelope_event
-
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    from pgserver._commands import pg_ctl  # type: ignore[import-untyped]
 
 # A short lease (the time left minus the 3 s reserve, at least 1 s): Lambda retries after minutes,
 # the test after a couple of seconds.
 SHORT_INVOCATION = LambdaTestContext(remaining_ms=4_000)
 
 
-class OwnPostgres:
-    """A Postgres of this module's own, which the tests stop and start."""
-
-    def __init__(self, pgdata: Path) -> None:
-        self.pgdata = pgdata
-        self.url = start_embedded_postgres(pgdata)
-
-    def _ctl(self, *args: str) -> None:
-        user = "pgserver" if os.geteuid() == 0 else None
-        pg_ctl(["-w", *args], pgdata=self.pgdata, user=user)
-
-    def stop(self) -> None:
-        self._ctl("-m", "immediate", "stop")
-
-    def start(self) -> None:
-        socket_dir = dict(part.split("=", 1) for part in self.url.split("?", 1)[1].split("&"))["host"]
-        self._ctl("-o", '-h ""', "-o", f"-k {socket_dir}", "-l", str(self.pgdata / "log"), "start")
-
-
 @pytest.fixture(scope="module")
-def own_postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OwnPostgres]:
-    server = OwnPostgres(tmp_path_factory.mktemp("outage") / "pg")
+def own_postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RestartablePostgres]:
+    server = RestartablePostgres(tmp_path_factory.mktemp("outage") / "pg")
     asyncio.run(migrate(server.url))
     yield server
 
 
 @pytest.fixture
 async def outage_container(
-    own_postgres: OwnPostgres, handler_environment: dict[str, str], monkeypatch: pytest.MonkeyPatch
+    own_postgres: RestartablePostgres, handler_environment: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[LambdaContainer]:
     """A container whose DATABASE_URL is the Postgres this module stops and starts."""
     monkeypatch.setenv("DATABASE_URL", own_postgres.url)
@@ -68,7 +42,7 @@ async def outage_container(
 
 
 @pytest.fixture
-async def own_db(own_postgres: OwnPostgres) -> AsyncIterator[asyncpg.Connection]:
+async def own_db(own_postgres: RestartablePostgres) -> AsyncIterator[asyncpg.Connection]:
     conn = await asyncpg.connect(own_postgres.url)
     await conn.execute(
         "TRUNCATE customer_conversations, user_groq_config, user_whatsapp_config, auth.users CASCADE"
@@ -87,7 +61,7 @@ async def rows(url: str) -> list[tuple[str, str]]:
 
 
 async def test_database_down_fails_the_invocation_and_the_retry_answers_once(
-    own_postgres: OwnPostgres,
+    own_postgres: RestartablePostgres,
     own_db: asyncpg.Connection,
     outage_container: LambdaContainer,
     groq: GroqStandIn,
@@ -116,7 +90,7 @@ async def test_database_down_fails_the_invocation_and_the_retry_answers_once(
 
 
 async def test_database_lost_mid_message_keeps_nothing_half_done(
-    own_postgres: OwnPostgres,
+    own_postgres: RestartablePostgres,
     own_db: asyncpg.Connection,
     outage_container: LambdaContainer,
     groq: GroqStandIn,
