@@ -11,6 +11,9 @@ from pathlib import Path
 import asyncpg
 
 from shared.database import PROJECT_ROOT, resolve_database_url
+from shared.env import ConfigurationError
+from shared.master_keys import Keyring, MasterKeyError
+from shared.secret_rewrap import encrypt_plaintext_secrets
 
 MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
 # Any constant works; it only has to be the same for every migrator of this schema.
@@ -35,8 +38,14 @@ def discover_migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
     return [Migration(version=path.stem, path=path) for path in files]
 
 
-async def apply_migrations(conn: asyncpg.Connection, migrations: list[Migration] | None = None) -> list[str]:
-    """Apply every pending migration, each in its own transaction; return the versions applied."""
+async def apply_migrations(
+    conn: asyncpg.Connection, migrations: list[Migration] | None = None, *, keyring: Keyring | None = None
+) -> list[str]:
+    """Apply every pending migration, each in its own transaction; return the versions applied.
+
+    Then encrypt any plain-text tenant secret (SQL cannot call KMS): with `keyring`, or the master
+    key the environment configures; none configured while plain-text secrets exist is an error.
+    """
     migrations = discover_migrations() if migrations is None else migrations
     await conn.execute("SELECT pg_advisory_lock($1)", _MIGRATION_LOCK_KEY)
     try:
@@ -58,6 +67,7 @@ async def apply_migrations(conn: asyncpg.Connection, migrations: list[Migration]
                 await conn.execute("INSERT INTO schema_migrations (version) VALUES ($1)", migration.version)
             logger.info("migration applied", extra={"version": migration.version})
             applied.append(migration.version)
+        await encrypt_plaintext_secrets(conn, keyring)
         return applied
     finally:
         await conn.execute("SELECT pg_advisory_unlock($1)", _MIGRATION_LOCK_KEY)
@@ -77,7 +87,11 @@ def main(argv: list[str] | None = None) -> int:
     from shared.logs import configure_logging
 
     configure_logging()
-    applied = asyncio.run(migrate(resolve_database_url()))
+    try:
+        applied = asyncio.run(migrate(resolve_database_url()))
+    except (MasterKeyError, ConfigurationError) as error:
+        logger.error("migration stopped: %s", error)
+        return 1
     logger.info("migrations up to date", extra={"applied": applied})
     return 0
 

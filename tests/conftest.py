@@ -10,9 +10,23 @@ import asyncpg
 import pytest
 
 from shared.database import data_dir, start_embedded_postgres, with_database
+from shared.master_keys import new_local_master_key
 from shared.migrate import migrate
 
 CreateDatabase = Callable[[], Awaitable[str]]
+KMS_REGION = "eu-west-1"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def master_key() -> Iterator[str]:
+    """Tenant secrets are stored encrypted: every test run has a local master key (the admin code,
+    the handler and tests/factories.py all read it from the environment)."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name in ("KMS_KEY_ID", "LOCAL_MASTER_KEY_FILE"):
+            patch.delenv(name, raising=False)
+        key = new_local_master_key()
+        patch.setenv("LOCAL_MASTER_KEY", key)
+        yield key
 
 
 @pytest.fixture(scope="session")
@@ -69,3 +83,38 @@ async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
         yield conn
     finally:
         await conn.close()
+
+
+@pytest.fixture(scope="session")
+def moto_kms_url() -> Iterator[str]:
+    """A KMS API (moto's server) on 127.0.0.1, reached through boto3 with `AWS_ENDPOINT_URL_KMS`."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def kms_key_id(moto_kms_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A fresh KMS key on moto's server; the environment points boto3 at it (`KMS_KEY_ID` is not set)."""
+    import boto3
+
+    from shared import master_keys
+
+    for name, value in {
+        "AWS_ENDPOINT_URL_KMS": moto_kms_url,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": KMS_REGION,
+    }.items():
+        monkeypatch.setenv(name, value)
+    master_keys._kms_client.cache_clear()  # a client made before would not see this endpoint
+    kms = boto3.client("kms", region_name=KMS_REGION, endpoint_url=moto_kms_url)
+    key_id: str = kms.create_key(Description="tenant secrets (test)")["KeyMetadata"]["Arn"]
+    yield key_id
+    master_keys._kms_client.cache_clear()

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 
 import asyncpg
 import pytest
 
+from shared.master_keys import Keyring, MasterKeyNotConfigured
 from shared.migrate import discover_migrations, migrate
+from shared.secrets_crypto import SecretColumn, decrypt_secret
 from tests.conftest import CreateDatabase
 from tests.seed import seed_queries
 
@@ -44,6 +47,11 @@ VALUES
   ('30000000-0000-0000-0000-000000000002', '00000000-0000-0000-0000-00000000000a',
    '+242066582610', 'Bonjour...', 'bot', 'whatsapp');
 """
+
+
+def reveal(stored: str, tenant_id: object) -> str:
+    assert isinstance(tenant_id, uuid.UUID)
+    return decrypt_secret(Keyring.from_env(), stored, column=SecretColumn.ACCESS_TOKEN, tenant_id=tenant_id)
 
 
 async def applied_versions(url: str) -> list[str]:
@@ -85,9 +93,10 @@ async def test_migrates_over_seed_tables_keeping_rows(create_database: CreateDat
         assert await conn.fetchval("SELECT count(*) FROM customer_conversations") == 2
         # Only the most recently updated of two active rows for one number stays active.
         active = await conn.fetch(
-            "SELECT access_token FROM user_whatsapp_config WHERE phone_number_id = '123456789' AND is_active"
+            "SELECT user_id, access_token FROM user_whatsapp_config"
+            " WHERE phone_number_id = '123456789' AND is_active"
         )
-        assert [row["access_token"] for row in active] == ["EAA-new"]
+        assert [reveal(row["access_token"], row["user_id"]) for row in active] == ["EAA-new"]
         groq = await conn.fetchrow("SELECT model, history_length, fallback_text FROM user_groq_config")
         assert groq["model"] == "llama3-70b-8192"  # kept as it was; `check` reports it retired
         assert groq["history_length"] == 10
@@ -95,7 +104,8 @@ async def test_migrates_over_seed_tables_keeping_rows(create_database: CreateDat
         # The database now refuses a second active row for the same number.
         with pytest.raises(asyncpg.UniqueViolationError):
             await conn.execute(
-                "UPDATE user_whatsapp_config SET is_active = true WHERE access_token = 'EAA-old'"
+                "UPDATE user_whatsapp_config SET is_active = true"
+                " WHERE id = '10000000-0000-0000-0000-00000000000a'"
             )
     finally:
         await conn.close()
@@ -133,3 +143,56 @@ async def test_seed_queries_run_verbatim(db: asyncpg.Connection) -> None:
     rate = await db.fetchrow(queries["identification_rate"])
     assert (rate["total_messages"], rate["identified_messages"]) == (2, 1)
     assert float(rate["success_rate"]) == 50.0
+
+
+async def test_migration_encrypts_the_seeds_plain_text_secrets(create_database: CreateDatabase) -> None:
+    url = await create_database()
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(SEED_DDL)
+        await conn.execute(
+            "UPDATE user_whatsapp_config SET app_secret = 'seed-app-secret' WHERE access_token = 'EAA-new'"
+        )
+        await migrate(url)
+
+        values = await conn.fetch(
+            "SELECT access_token AS v FROM user_whatsapp_config"
+            " UNION ALL SELECT app_secret FROM user_whatsapp_config WHERE app_secret IS NOT NULL"
+            " UNION ALL SELECT api_key FROM user_groq_config"
+        )
+        assert len(values) == 4 and all(row["v"].startswith("enc:v1:") for row in values)
+        groq = await conn.fetchrow("SELECT user_id, api_key FROM user_groq_config")
+        keyring = Keyring.from_env()
+        assert (
+            decrypt_secret(
+                keyring, groq["api_key"], column=SecretColumn.GROQ_API_KEY, tenant_id=groq["user_id"]
+            )
+            == "gsk-a"
+        )
+        # The seed's Verification SQL still reports encrypted secrets as configured (a's number went inactive).
+        verification = await conn.fetch(seed_queries()["verification"])
+        assert {(r["email"], r["access_token"], r["groq_key"]) for r in verification} == {
+            ("a@example.com", "Missing", "Configured"),
+            ("b@example.com", "Configured", "Missing"),
+        }
+    finally:
+        await conn.close()
+
+
+async def test_migration_refuses_to_leave_plain_text_secrets_without_a_master_key(
+    create_database: CreateDatabase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = await create_database()
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(SEED_DDL)
+        monkeypatch.delenv("LOCAL_MASTER_KEY")
+        with pytest.raises(MasterKeyNotConfigured, match="plain-text tenant secrets.*LOCAL_MASTER_KEY"):
+            await migrate(url)
+        # The schema migrations are in; the secrets stay as they were until a key is configured.
+        assert (
+            await conn.fetchval("SELECT count(*) FROM user_whatsapp_config WHERE access_token LIKE 'EAA-%'")
+            == 2
+        )
+    finally:
+        await conn.close()
