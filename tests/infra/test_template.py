@@ -325,3 +325,12 @@ def test_no_test_secret_or_token_is_written_into_the_template() -> None:
     strings = list(iter_strings(sam_template()))
     for secret in ("test-app-secret", "test-verify-token", "postgresql://", "gsk_", "EAA"):
         assert not any(secret in s for s in strings), secret
+
+
+def test_the_sam_local_environment_file_sets_only_variables_the_template_declares() -> None:
+    # `sam local invoke --env-vars` silently ignores a variable the function does not declare.
+    local = json.loads((PROJECT_ROOT / "infra" / "env.local.json").read_text())
+    resources = sam_template()["Resources"]
+    for function, variables in local.items():
+        declared = resources[function]["Properties"]["Environment"]["Variables"]
+        assert set(variables) <= set(declared), function
