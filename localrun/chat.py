@@ -225,7 +225,8 @@ class ChatSession:
         self._tenants = await conversations.chat_tenants(self._conn)
         for tenant in self._tenants:
             # The Graph stand-in then checks that each reply carries its own tenant's token.
-            self._system.graph.register(tenant.phone_number_id, tenant.access_token)
+            if tenant.access_token is not None:
+                self._system.graph.register(tenant.phone_number_id, tenant.access_token)
 
     def _require_tenant(self) -> ChatTenant | None:
         if self._tenant is None:

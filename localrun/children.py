@@ -1,8 +1,9 @@
 """The handler and the forwarder as uvicorn child processes, on sockets `make run` claimed for them.
 
-Each child gets its listening socket as an inherited file descriptor (`uvicorn --fd`), so a busy
-port is found before anything starts and port 0 works. Its output goes to a log file; each line
-is also handed to `on_line` (the handler's lines carry the stage times the chat shows).
+Each child (`localrun.serve`) gets its listening socket as an inherited file descriptor, so a busy
+port is found before anything starts and port 0 works; it stops when its stdin pipe from us closes.
+Its output goes to a log file; each line is also handed to `on_line` (the handler's lines carry the
+stage times the chat shows).
 """
 
 from __future__ import annotations
@@ -70,27 +71,13 @@ class ChildServer:
             raise RuntimeError(f"the {self.spec.name} was started before")
         self.spec.log_path.parent.mkdir(parents=True, exist_ok=True)
         fd = sock.fileno()
-        command = [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            self.spec.app,
-            "--fd",
-            str(fd),
-            "--lifespan",
-            "on",
-            "--no-access-log",
-            "--log-level",
-            "warning",
-            "--timeout-graceful-shutdown",
-            "2",
-        ]
+        command = [sys.executable, "-m", "localrun.serve", self.spec.app, "--fd", str(fd)]
         try:
             # Own session: a Ctrl-C in the terminal reaches `make run`, which stops the children in order.
             self._process = subprocess.Popen(
                 command,
                 env=dict(self.spec.env),
-                stdin=subprocess.DEVNULL,
+                stdin=subprocess.PIPE,  # the child stops when this pipe closes, even if we are killed
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 pass_fds=(fd,),
@@ -128,6 +115,8 @@ class ChildServer:
         process = self._process
         if process is None:
             return
+        if process.stdin is not None:
+            process.stdin.close()
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
             try:

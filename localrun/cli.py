@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
             out.line("Stopping…")
     except KeyboardInterrupt:
         out.line("\nInterrupted while starting.")
-    except (LocalRunError, AdminError) as exc:
+    except (LocalRunError, AdminError, ConfigurationError) as exc:
         return _fail(str(exc), getattr(exc, "exit_code", 2))
     logger.info("local run stopped")
     out.line("Stopped.")

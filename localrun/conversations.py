@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -9,6 +10,9 @@ from uuid import UUID
 
 import asyncpg
 
+from shared.env import ConfigurationError
+from shared.master_keys import Keyring, MasterKeyError
+from shared.secrets_crypto import SecretColumn, SecretUnreadable, decrypt_secret, is_encrypted
 from standins.meta import BusinessNumber
 
 
@@ -19,7 +23,8 @@ class ChatTenant:
     user_id: UUID
     email: str | None
     phone_number_id: str
-    access_token: str = field(repr=False)  # only to let the Graph stand-in check what the handler sends
+    # Only to let the Graph stand-in check what the handler sends; None: not readable here.
+    access_token: str | None = field(repr=False)
 
     @property
     def label(self) -> str:
@@ -79,10 +84,22 @@ async def chat_tenants(conn: asyncpg.Connection) -> list[ChatTenant]:
             user_id=row["id"],
             email=row["email"],
             phone_number_id=row["phone_number_id"],
-            access_token=row["access_token"],
+            access_token=await asyncio.to_thread(_readable_token, row["access_token"], row["id"]),
         )
         for row in await conn.fetch(_CHAT_TENANTS)
     ]
+
+
+def _readable_token(stored: str, tenant_id: UUID) -> str | None:
+    """The access token as the handler will send it; None when this process cannot decrypt it."""
+    if not is_encrypted(stored):
+        return stored
+    try:
+        return decrypt_secret(
+            Keyring.from_env(), stored, column=SecretColumn.ACCESS_TOKEN, tenant_id=tenant_id
+        )
+    except (SecretUnreadable, MasterKeyError, ConfigurationError):
+        return None
 
 
 async def history(

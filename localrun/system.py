@@ -27,6 +27,7 @@ from localrun.database import database_url, prepare, release_embedded_postgres
 from localrun.errors import PortBusy, ServerFailed
 from localrun.handler_events import HandlerEvents
 from localrun.local_secrets import LocalSecrets, load_or_create
+from localrun.master_key import use_local_master_key
 from localrun.settings import GroqTarget, LocalSettings, PortSetting
 from standins.graph import GraphStandIn
 from standins.groq import GroqStandIn
@@ -83,6 +84,9 @@ def run_system(settings: LocalSettings, out: Output) -> Iterator[RunningSystem]:
         local_secrets = load_or_create(settings.secrets_path)
 
         out.line(f"Starting the local system (data in {_shown(settings.data_dir)})")
+        key_file = use_local_master_key(settings.data_dir)  # before anything reads or writes a secret
+        if key_file is not None:
+            out.line(f"  secrets     tenant secrets encrypted at rest with {_shown(key_file)}")
         url = _start_database(settings, out)
         if not settings.database_url:
             stack.callback(_stop_database, settings, out)
@@ -235,9 +239,11 @@ def _wait_healthy(children: tuple[ChildServer, ...], timeout: float) -> None:
             while not _healthy(client, child):
                 code = child.exit_code()
                 if code is not None:
+                    last = next((line for line in reversed(child.tail()) if line.strip()), "")
                     raise ServerFailed(
-                        f"the {child.spec.name} exited with code {code} while starting;"
-                        f" see {child.spec.log_path}"
+                        f"the {child.spec.name} exited with code {code} while starting"
+                        + (f" ({last.strip()[:200]})" if last else "")
+                        + f"; see {child.spec.log_path}"
                     )
                 if time.monotonic() > deadline:
                     raise ServerFailed(

@@ -16,8 +16,17 @@ import asyncpg
 
 from shared.database import PROJECT_ROOT
 
-# Variables of the developer's or CI's environment that would point the run elsewhere.
-_CLEARED = ("DATABASE_URL", "GROQ_BASE_URL", "DEMO_GROQ_API_KEY", "GRAPH_API_BASE_URL")
+# Variables of the developer's, CI's or the test run's environment that would point the run elsewhere
+# (the test run's own master key included: `make run` makes its own, as on a fresh machine).
+_CLEARED = (
+    "DATABASE_URL",
+    "GROQ_BASE_URL",
+    "DEMO_GROQ_API_KEY",
+    "GRAPH_API_BASE_URL",
+    "KMS_KEY_ID",
+    "LOCAL_MASTER_KEY",
+    "LOCAL_MASTER_KEY_FILE",
+)
 
 
 class LocalRun:
@@ -118,8 +127,12 @@ class LocalRun:
     def close(self) -> None:
         """Kill the run if it is still going, and close the pipes."""
         if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
+            self.process.terminate()  # like Ctrl-C: the run stops what it started
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
         for reader in self._readers:
             reader.join(5)
         for stream in (self.process.stdin, self.process.stdout, self.process.stderr):

@@ -8,12 +8,14 @@ import json
 import shutil
 import stat
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from standins.server import bind_socket
+from tests.conftest import CreateDatabase
 from tests.localrun.driver import LocalRun, connect_embedded, descendants, is_gone, postmaster_pid
 
 READY = "You are customer +33612345678 writing to boulangerie@demo.example"
@@ -107,9 +109,10 @@ async def test_a_typed_message_is_answered_stored_deduplicated_and_every_process
     assert "Postgres    stopped" in run.stdout
     assert [pid for pid in started if not is_gone(pid)] == []
 
-    secrets_file = data_dir / "local-secrets.json"
+    secrets_file, key_file = data_dir / "local-secrets.json", data_dir / "local-master-key"
     assert stat.S_IMODE(secrets_file.stat().st_mode) == 0o600
-    for secret in json.loads(secrets_file.read_text()).values():
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    for secret in [*json.loads(secrets_file.read_text()).values(), key_file.read_text().strip()]:
         assert secret not in run.stdout and secret not in run.stderr
 
 
@@ -164,3 +167,19 @@ async def test_a_busy_port_is_one_line_naming_the_port_and_its_variable(
         == f"error: port {port} is already in use; set FORWARDER_PORT to a free port (e.g. FORWARDER_PORT=0)\n"
     )
     assert not (data_dir / "postgres").exists()  # nothing was started
+
+
+async def test_the_servers_stop_by_themselves_when_the_run_is_killed(
+    data_dir: Path, runs: list[LocalRun], create_database: CreateDatabase
+) -> None:
+    run = start(runs, data_dir, DATABASE_URL=await create_database())
+    await asyncio.to_thread(run.wait_for, lambda line: READY in line, 30)
+    assert "Postgres    DATABASE_URL" in run.stdout
+    servers = descendants(run.process.pid)
+    assert len(servers) >= 2  # the handler and the forwarder
+    run.process.kill()  # no chance to clean up: the servers see their stdin pipe close
+    await asyncio.to_thread(run.process.wait)
+    deadline = time.monotonic() + 15
+    while [pid for pid in servers if not is_gone(pid)] and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+    assert [pid for pid in servers if not is_gone(pid)] == []
