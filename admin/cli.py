@@ -12,6 +12,8 @@ from admin import validate
 from admin.commands import COMMANDS, Console
 from admin.connection import connect, require_migrated_schema
 from admin.errors import AdminError
+from shared.env import ConfigurationError
+from shared.master_keys import MasterKeyError, MasterKeyUnavailable
 
 _DESCRIPTION = """\
 Manage the tenants of the WhatsApp assistant in Postgres (DATABASE_URL, or the embedded server).
@@ -145,6 +147,10 @@ def main(argv: list[str] | None = None) -> int:
         message = " ".join(str(exc).split())
         sys.stderr.write(f"error: {message}\n")
         return exc.exit_code
+    except (MasterKeyError, ConfigurationError) as exc:
+        # The master key configuration (names the variable) or KMS; never key material.
+        sys.stderr.write(f"error: {' '.join(str(exc).split())}\n")
+        return 1 if isinstance(exc, MasterKeyUnavailable) else 2
 
 
 if __name__ == "__main__":

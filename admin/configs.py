@@ -1,19 +1,23 @@
 """The tenants' WhatsApp and Groq configs: the only module that reads or writes a secret column.
 
-Secrets enter as `Secret` values and leave only as masked tails or "configured" flags, so encrypting
-them at rest changes this module alone.
+Secrets enter as `Secret` values, are stored encrypted (shared.secrets_crypto, the master key from
+the environment) and leave only as masked tails or "configured" flags.
 """
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from decimal import Decimal
+from uuid import UUID
 
 import asyncpg
 
 from admin.errors import MissingSecret, NotConfigured, PhoneNumberInUse
 from admin.records import Tenant, TenantOverview, TenantStatus
 from admin.secrets_input import Secret, mask_secret
+from shared.master_keys import Keyring, MasterKeyError
+from shared.secrets_crypto import SecretColumn, SecretUnreadable, decrypt_secret, encrypt_secret, is_encrypted
 
 # The database allows one active config per number (migration 002); it decides every race.
 _ONE_ACTIVE_NUMBER = "user_whatsapp_config_one_active_number"
@@ -156,9 +160,9 @@ async def set_whatsapp_config(
         )
     values = (
         changes.phone_number_id,
-        _reveal(changes.access_token),
+        await _seal(changes.access_token, SecretColumn.ACCESS_TOKEN, tenant.id),
         changes.app_id,
-        _reveal(changes.app_secret),
+        await _seal(changes.app_secret, SecretColumn.APP_SECRET, tenant.id),
         changes.active,
     )
     try:
@@ -210,11 +214,13 @@ async def set_groq_config(conn: asyncpg.Connection, tenant: Tenant, changes: Gro
             raise MissingSecret(
                 "a new Groq config needs an API key: use --api-key-env NAME or --api-key-stdin"
             )
-        config_id = await conn.fetchval(_INSERT_GROQ_CONFIG, tenant.id, changes.api_key.value)
+    sealed_key = await _seal(changes.api_key, SecretColumn.GROQ_API_KEY, tenant.id)
+    if created:
+        config_id = await conn.fetchval(_INSERT_GROQ_CONFIG, tenant.id, sealed_key)
     row = await conn.fetchrow(
         _UPDATE_GROQ_CONFIG,
         config_id,
-        _reveal(changes.api_key),
+        sealed_key,
         changes.model,
         changes.temperature,
         changes.system_prompt,
@@ -233,18 +239,21 @@ async def set_groq_config(conn: asyncpg.Connection, tenant: Tenant, changes: Gro
 
 async def tenant_overviews(conn: asyncpg.Connection) -> list[TenantOverview]:
     """Every tenant with its configs, secrets masked (`list`)."""
-    return [
-        TenantOverview(
-            tenant=Tenant(id=row["id"], email=row["email"]),
-            phone_number_id=row["phone_number_id"],
-            whatsapp_active=row["is_active"],
-            access_token_tail=mask_secret(row["access_token"]),
-            app_secret_tail=mask_secret(row["app_secret"]),
-            groq_key_tail=mask_secret(row["api_key"]),
-            model=row["model"],
+    overviews = []
+    for row in await conn.fetch(_TENANT_CONFIGS):
+        tenant_id = row["id"]
+        overviews.append(
+            TenantOverview(
+                tenant=Tenant(id=tenant_id, email=row["email"]),
+                phone_number_id=row["phone_number_id"],
+                whatsapp_active=row["is_active"],
+                access_token_tail=await _tail(row["access_token"], SecretColumn.ACCESS_TOKEN, tenant_id),
+                app_secret_tail=await _tail(row["app_secret"], SecretColumn.APP_SECRET, tenant_id),
+                groq_key_tail=await _tail(row["api_key"], SecretColumn.GROQ_API_KEY, tenant_id),
+                model=row["model"],
+            )
         )
-        for row in await conn.fetch(_TENANT_CONFIGS)
-    ]
+    return overviews
 
 
 async def tenant_statuses(conn: asyncpg.Connection) -> list[TenantStatus]:
@@ -263,8 +272,29 @@ async def tenant_statuses(conn: asyncpg.Connection) -> list[TenantStatus]:
     ]
 
 
-def _reveal(secret: Secret | None) -> str | None:
-    return None if secret is None else secret.value
+async def _seal(secret: Secret | None, column: SecretColumn, tenant_id: UUID) -> str | None:
+    """The value to store: the secret encrypted under the configured master key (KMS: one call)."""
+    if secret is None:
+        return None
+    keyring = Keyring.from_env()
+    return await asyncio.to_thread(encrypt_secret, keyring, secret.value, column=column, tenant_id=tenant_id)
+
+
+# What `list` shows for a stored secret this process cannot decrypt (no key, or the wrong one).
+UNREADABLE_TAIL = "(unreadable)"
+
+
+async def _tail(stored: str | None, column: SecretColumn, tenant_id: UUID) -> str:
+    if not stored or not is_encrypted(stored):
+        return mask_secret(stored)
+    try:
+        keyring = Keyring.from_env()
+        plaintext = await asyncio.to_thread(
+            decrypt_secret, keyring, stored, column=column, tenant_id=tenant_id
+        )
+    except (SecretUnreadable, MasterKeyError):
+        return UNREADABLE_TAIL
+    return mask_secret(plaintext)
 
 
 def _present(stored: str | None) -> bool:

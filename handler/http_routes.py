@@ -20,6 +20,7 @@ from handler.seed_flow import answer_seed_request
 from handler.seed_request import InvalidRequest, parse_seed_request
 from shared import SERVICE_VERSION
 from shared.envelope import Envelope, InvalidEnvelope
+from shared.master_keys import MasterKeyUnavailable
 from shared.signature import (
     FORWARDER_SIGNATURE_HEADER,
     META_SIGNATURE_HEADER,
@@ -37,6 +38,7 @@ TRANSIENT_FAILURES: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.TooManyConnectionsError,
     OSError,
     TimeoutError,
+    MasterKeyUnavailable,  # KMS unreachable or throttling: the tenant's secrets cannot be read now
 )
 # Time kept when nothing says how long we have (outside Lambda).
 _DEFAULT_BUDGET_SECONDS = 25.0

@@ -18,10 +18,12 @@ import httpx
 from handler.ai import GroqReplies
 from handler.pipeline import Services
 from handler.retry import RetryPolicy
+from handler.secrets import SecretOpener
 from handler.settings import HandlerSettings
 from handler.store import ConversationStore
 from handler.whatsapp import WhatsAppSender
 from shared.database import resolve_database_url
+from shared.master_keys import Keyring
 
 DB_CONNECT_TIMEOUT_SECONDS = 5.0
 DB_COMMAND_TIMEOUT_SECONDS = 10.0
@@ -84,7 +86,7 @@ async def create_runtime(settings: HandlerSettings) -> Runtime:
         limits=httpx.Limits(max_connections=20, max_keepalive_connections=10),
     )
     services = Services(
-        store=ConversationStore(pool),
+        store=ConversationStore(pool, SecretOpener(Keyring.from_env())),
         groq=GroqReplies(http, timeout=settings.groq_timeout_seconds),
         whatsapp=WhatsAppSender(
             http,

@@ -18,7 +18,9 @@ from uuid import UUID
 import asyncpg
 
 from handler.prompt import Turn
+from handler.secrets import SecretOpener, TenantSecrets
 from handler.tenants import AssistantSettings, GroqConfig, Tenant, WhatsAppCredentials
+from shared.master_keys import Keyring, MasterKeyUnavailable
 from shared.webhook import DeliveryStatus, StatusUpdate
 
 # The assistant settings' column defaults, for a tenant that has no Groq row yet.
@@ -190,20 +192,21 @@ class SendResult:
     error_title: str | None = None
 
 
-def tenant_from_row(row: asyncpg.Record | dict[str, Any]) -> Tenant | None:
+def tenant_from_row(row: asyncpg.Record | dict[str, Any], secrets: TenantSecrets) -> Tenant | None:
+    """The tenant a row describes, with `secrets` decrypted from the row's secret columns."""
     if row["user_id"] is None:
         return None
     whatsapp = None
-    if row["phone_number_id"] is not None and row["access_token"]:
+    if row["phone_number_id"] is not None and secrets.access_token:
         whatsapp = WhatsAppCredentials(
             phone_number_id=row["phone_number_id"],
-            access_token=row["access_token"],
-            app_secret=row["app_secret"] or None,
+            access_token=secrets.access_token,
+            app_secret=secrets.app_secret or None,
         )
     groq = None
-    if row["has_groq"] and row["api_key"]:
+    if row["has_groq"] and secrets.groq_api_key:
         groq = GroqConfig(
-            api_key=row["api_key"],
+            api_key=secrets.groq_api_key,
             model=row["model"] or "llama-3.3-70b-versatile",
             temperature=float(row["temperature"] if row["temperature"] is not None else 0.7),
         )
@@ -236,8 +239,21 @@ def _claim_outcome(row: asyncpg.Record) -> ClaimOutcome:
 class ConversationStore:
     """The handler's statements, each one round trip on a pooled connection."""
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, secrets: SecretOpener | None = None) -> None:
         self._pool = pool
+        self._secrets = SecretOpener(Keyring.from_env()) if secrets is None else secrets
+
+    async def _tenant(self, row: asyncpg.Record) -> Tenant | None:
+        """The row as a `Tenant`: its secret columns are decrypted here, and nowhere else."""
+        if row["user_id"] is None:
+            return None
+        secrets = await self._secrets.open(
+            row["user_id"],
+            access_token=row["access_token"],
+            app_secret=row["app_secret"],
+            groq_api_key=row["api_key"],
+        )
+        return tenant_from_row(row, secrets)
 
     async def claim_message(self, message: NewMessage, *, lease_seconds: float) -> Claim:
         row = await self._pool.fetchrow(
@@ -252,9 +268,15 @@ class ConversationStore:
         )
         if row is None:
             return Claim(outcome=ClaimOutcome.NO_TENANT)
+        try:
+            tenant = await self._tenant(row)
+        except MasterKeyUnavailable:
+            if row["inbound_id"] is not None:  # give the message back so a retry can claim it
+                await self.release_claim(row["inbound_id"])
+            raise
         return Claim(
             outcome=_claim_outcome(row),
-            tenant=tenant_from_row(row),
+            tenant=tenant,
             inbound_id=row["inbound_id"],
             attempts=row["attempts"] or 0,
             earlier_pending=row["earlier_pending"] or 0,
@@ -360,8 +382,8 @@ class ConversationStore:
 
     async def find_tenant_by_user_id(self, user_id: UUID) -> Tenant | None:
         row = await self._pool.fetchrow(FIND_TENANT_BY_USER_ID, user_id)
-        return tenant_from_row(row) if row is not None else None
+        return await self._tenant(row) if row is not None else None
 
     async def find_tenant_by_customer(self, customer_phone: str) -> Tenant | None:
         row = await self._pool.fetchrow(FIND_TENANT_BY_CUSTOMER, customer_phone)
-        return tenant_from_row(row) if row is not None else None
+        return await self._tenant(row) if row is not None else None

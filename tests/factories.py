@@ -1,4 +1,5 @@
-"""Tenants written straight into the test database, the way the admin CLI stores them."""
+"""Tenants written straight into the test database, the way the admin CLI stores them (secrets
+encrypted under the test run's master key, bound to the tenant and column)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,9 @@ from dataclasses import dataclass
 from uuid import UUID
 
 import asyncpg
+
+from shared.master_keys import Keyring
+from shared.secrets_crypto import SecretColumn, encrypt_secret
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -16,6 +20,11 @@ class SeededTenant:
     access_token: str
     groq_key: str
     model: str
+
+
+def seal(secret: str, column: SecretColumn, tenant_id: UUID) -> str:
+    """What production stores for `secret` (the master key comes from the environment)."""
+    return encrypt_secret(Keyring.from_env(), secret, column=column, tenant_id=tenant_id)
 
 
 async def add_tenant(
@@ -45,16 +54,16 @@ async def add_tenant(
             "INSERT INTO user_whatsapp_config (user_id, access_token, phone_number_id, app_secret, is_active)"
             " VALUES ($1, $2, $3, $4, $5)",
             user_id,
-            tenant.access_token,
+            seal(tenant.access_token, SecretColumn.ACCESS_TOKEN, user_id),
             tenant.phone_number_id,
-            app_secret,
+            None if app_secret is None else seal(app_secret, SecretColumn.APP_SECRET, user_id),
             active,
         )
     if groq:
         await conn.execute(
             "INSERT INTO user_groq_config (user_id, api_key, model, history_length) VALUES ($1, $2, $3, $4)",
             user_id,
-            tenant.groq_key,
+            seal(tenant.groq_key, SecretColumn.GROQ_API_KEY, user_id),
             model,
             history_length,
         )

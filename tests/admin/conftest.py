@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import sys
+import uuid
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Protocol
@@ -13,6 +14,8 @@ import asyncpg
 import pytest
 
 from admin.cli import main
+from shared.master_keys import Keyring
+from shared.secrets_crypto import SecretColumn, decrypt_secret
 
 # Long enough that `list` may show their last 4 characters; tests assert the rest never shows.
 ACCESS_TOKEN = "EAAGtestAccessToken0123456789abcdefTOKN"
@@ -69,6 +72,14 @@ def cli(
         return Result(code, out, err)
 
     return run
+
+
+def revealed(stored: str | None, column: SecretColumn, tenant_id: object) -> str | None:
+    """A stored secret decrypted (it must be encrypted and bound to `tenant_id`'s `column`)."""
+    if stored is None:
+        return None
+    assert stored.startswith("enc:v1:"), "secrets are stored encrypted"
+    return decrypt_secret(Keyring.from_env(), stored, column=column, tenant_id=uuid.UUID(str(tenant_id)))
 
 
 _TABLE_CONTENTS = (

@@ -14,7 +14,8 @@ import pytest
 from admin.cli import build_parser, main
 from admin.commands import COMMANDS
 from shared.migrate import discover_migrations
-from tests.admin.conftest import ACCESS_TOKEN, GROQ_KEY, Cli
+from shared.secrets_crypto import SecretColumn
+from tests.admin.conftest import ACCESS_TOKEN, GROQ_KEY, Cli, revealed
 from tests.conftest import CreateDatabase
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -52,7 +53,8 @@ async def test_python_dash_m_admin_configures_a_tenant(db: asyncpg.Connection, d
     assert tenant_id in listed.stdout and "…" + ACCESS_TOKEN[-4:] in listed.stdout
     for output in (added, configured, listed):
         assert ACCESS_TOKEN not in output.stdout + output.stderr
-    assert await db.fetchval("SELECT access_token FROM user_whatsapp_config") == ACCESS_TOKEN
+    stored = await db.fetchval("SELECT access_token FROM user_whatsapp_config")
+    assert revealed(stored, SecretColumn.ACCESS_TOKEN, tenant_id) == ACCESS_TOKEN
 
 
 async def test_every_subcommand_has_help(capsys: pytest.CaptureFixture[str]) -> None:

@@ -6,6 +6,7 @@ import uuid
 
 import asyncpg
 
+from shared.secrets_crypto import SecretColumn
 from tests.admin.conftest import (
     ACCESS_TOKEN,
     APP_SECRET,
@@ -13,6 +14,7 @@ from tests.admin.conftest import (
     Cli,
     add_served_tenant,
     add_tenant,
+    revealed,
     snapshot,
 )
 
@@ -57,7 +59,9 @@ async def test_set_whatsapp_creates_the_config_from_env_secrets(cli: Cli, db: as
     row = await db.fetchrow("SELECT * FROM user_whatsapp_config")
     assert row is not None
     assert (str(row["user_id"]), row["phone_number_id"], row["app_id"]) == (tenant_id, "123456789", "4242")
-    assert (row["access_token"], row["app_secret"], row["is_active"]) == (ACCESS_TOKEN, APP_SECRET, True)
+    assert row["is_active"] is True
+    assert revealed(row["access_token"], SecretColumn.ACCESS_TOKEN, tenant_id) == ACCESS_TOKEN
+    assert revealed(row["app_secret"], SecretColumn.APP_SECRET, tenant_id) == APP_SECRET
 
 
 async def test_set_whatsapp_reads_token_then_app_secret_from_stdin(cli: Cli, db: asyncpg.Connection) -> None:
@@ -71,9 +75,11 @@ async def test_set_whatsapp_reads_token_then_app_secret_from_stdin(cli: Cli, db:
 
     assert result.code == 0, result.err
     result.assert_no_secret()
-    row = await db.fetchrow("SELECT access_token, app_secret, is_active FROM user_whatsapp_config")
+    row = await db.fetchrow("SELECT user_id, access_token, app_secret, is_active FROM user_whatsapp_config")
     assert row is not None
-    assert tuple(row.values()) == (ACCESS_TOKEN, APP_SECRET, False)
+    assert row["is_active"] is False
+    assert revealed(row["access_token"], SecretColumn.ACCESS_TOKEN, row["user_id"]) == ACCESS_TOKEN
+    assert revealed(row["app_secret"], SecretColumn.APP_SECRET, row["user_id"]) == APP_SECRET
 
 
 async def test_set_whatsapp_later_changes_only_what_is_given(cli: Cli, db: asyncpg.Connection) -> None:
@@ -83,8 +89,17 @@ async def test_set_whatsapp_later_changes_only_what_is_given(cli: Cli, db: async
 
     assert result.code == 0, result.err
     assert "updated" in result.out
-    rows = await db.fetch("SELECT phone_number_id, access_token, is_active FROM user_whatsapp_config")
-    assert [tuple(row.values()) for row in rows] == [("222222222", ACCESS_TOKEN, False)]
+    rows = await db.fetch(
+        "SELECT user_id, phone_number_id, access_token, is_active FROM user_whatsapp_config"
+    )
+    assert [
+        (
+            row["phone_number_id"],
+            revealed(row["access_token"], SecretColumn.ACCESS_TOKEN, row["user_id"]),
+            row["is_active"],
+        )
+        for row in rows
+    ] == [("222222222", ACCESS_TOKEN, False)]
 
 
 async def test_set_whatsapp_refuses_a_number_active_for_another_tenant(
@@ -198,10 +213,10 @@ async def test_set_groq_creates_the_config_with_current_defaults(cli: Cli, db: a
     assert "created" in result.out and "llama-3.3-70b-versatile" in result.out
     result.assert_no_secret()
     row = await db.fetchrow(
-        "SELECT api_key, model, temperature, history_length, fallback_text FROM user_groq_config"
+        "SELECT user_id, api_key, model, temperature, history_length, fallback_text FROM user_groq_config"
     )
     assert row is not None
-    assert (row["api_key"], row["model"], float(row["temperature"]), row["history_length"]) == (
+    assert (revealed(row["api_key"], SecretColumn.GROQ_API_KEY, row["user_id"]), row["model"], float(row["temperature"]), row["history_length"]) == (
         GROQ_KEY, "llama-3.3-70b-versatile", 0.7, 10,
     )  # fmt: skip
     assert row["fallback_text"].startswith("Désolé")
@@ -219,10 +234,13 @@ async def test_set_groq_later_updates_settings_without_the_key(cli: Cli, db: asy
     assert result.code == 0, result.err
     assert "updated" in result.out
     rows = await db.fetch(
-        "SELECT api_key, model, temperature, system_prompt, history_length, fallback_text, unsupported_media_text"
-        " FROM user_groq_config"
+        "SELECT user_id, api_key, model, temperature, system_prompt, history_length, fallback_text,"
+        " unsupported_media_text FROM user_groq_config"
     )
-    assert [tuple(row.values()) for row in rows] == [
+    assert [
+        (revealed(row["api_key"], SecretColumn.GROQ_API_KEY, row["user_id"]), *tuple(row.values())[2:])
+        for row in rows
+    ] == [
         (GROQ_KEY, "llama-3.1-8b-instant", 1.5, "Tu vends des pagnes.", 0, "Un instant.", "Texte seulement.")
     ]
 
