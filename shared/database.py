@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -29,9 +30,36 @@ def start_embedded_postgres(pgdata: Path) -> str:
         import pgserver  # local-only dependency: never part of the Lambda package
 
     pgdata.mkdir(parents=True, exist_ok=True)
+    with pgserver.PostgresServer._lock:
+        _forget_dead_handles(pgdata)
     server = pgserver.get_server(pgdata, cleanup_mode="stop")
     uri: str = server.get_uri()
     return uri
+
+
+def _forget_dead_handles(pgdata: Path) -> None:
+    """pgserver stops the server when the last process that joined it exits, by a list of pids; a
+    process killed outright never leaves that list, and the server would then never be stopped."""
+    handles = pgdata / ".handle_pids.json"
+    if not handles.exists():
+        return
+    try:
+        pids = json.loads(handles.read_text())
+    except ValueError:
+        return
+    alive = [pid for pid in pids if isinstance(pid, int) and _is_running(pid)]
+    if alive != pids:
+        handles.write_text(json.dumps(alive))
+
+
+def _is_running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def resolve_database_url(env: Mapping[str, str] | None = None) -> str:
