@@ -63,7 +63,22 @@ def build_parser() -> argparse.ArgumentParser:
         default=50,
         help="recent messages and unknown outcomes shown (default 50)",
     )
-    sub.add_parser("migrate", help="apply pending database migrations")
+    sub.add_parser("migrate", help="apply pending database migrations, then encrypt any plain-text secret")
+    web_chat_key = sub.add_parser(
+        "issue-web-chat-key",
+        help="issue (or replace) the tenant's web chat key; prints it, once",
+        description="Issue a new web chat key for the tenant and print it alone on stdout, this once: "
+        "only its digest is stored. Web chat requests send it as `Authorization: Bearer KEY`. "
+        "A tenant's previous key stops working at once.",
+    )
+    _add_tenant_argument(web_chat_key)
+    sub.add_parser(
+        "rotate",
+        help="re-encrypt every tenant secret under the current master key",
+        description="Re-encrypt every secret that is not under the current master key (KMS_KEY_ID, or "
+        "the first LOCAL_MASTER_KEY), one row per short transaction. Keep the old key configured "
+        "(decrypt-only) for the handler and this command until it has finished.",
+    )
     return parser
 
 

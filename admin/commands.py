@@ -9,7 +9,7 @@ from typing import TextIO
 
 import asyncpg
 
-from admin import checks, configs, monitoring, render, tenants
+from admin import checks, configs, monitoring, render, security, tenants
 from admin.secrets_input import SecretSource, read_secret
 from shared.migrate import apply_migrations
 
@@ -157,6 +157,23 @@ async def migrate(conn: asyncpg.Connection, args: Namespace, console: Console) -
     return 0
 
 
+async def issue_web_chat_key(conn: asyncpg.Connection, args: Namespace, console: Console) -> int:
+    async with conn.transaction():
+        tenant = await tenants.find_tenant(conn, args.tenant)
+        key, _replaced = await security.issue_web_chat_key(conn, tenant)
+    console.write(key)  # alone on stdout, shown this once: only its digest is stored
+    return 0
+
+
+async def rotate(conn: asyncpg.Connection, args: Namespace, console: Console) -> int:
+    report = await security.rotate_master_key(conn)
+    console.write(
+        f"re-encrypted {report.rotated}, encrypted {report.encrypted} plain-text,"
+        f" {report.unchanged} already under the current master key, {report.skipped} changed meanwhile"
+    )
+    return 0
+
+
 COMMANDS: dict[str, Command] = {
     "add-tenant": Command(run=add_tenant),
     "set-whatsapp": Command(run=set_whatsapp),
@@ -167,4 +184,6 @@ COMMANDS: dict[str, Command] = {
     "check": Command(run=check),
     "stats": Command(run=stats),
     "migrate": Command(run=migrate, needs_migrated_schema=False),
+    "issue-web-chat-key": Command(run=issue_web_chat_key),
+    "rotate": Command(run=rotate),
 }

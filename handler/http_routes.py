@@ -6,6 +6,7 @@ import hmac
 import json
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 import asyncpg
@@ -165,6 +166,11 @@ async def forwarded_envelope(request: Request) -> Response:
     return await guarded(work)
 
 
+def bearer_token(request: Request) -> str | None:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
 async def seed_chatbot(request: Request) -> Response:
     """The seed edge function's endpoint, and the web chat: same body, same answers."""
     runtime = await get_runtime()
@@ -173,6 +179,9 @@ async def seed_chatbot(request: Request) -> Response:
     except ValueError as invalid:
         message = str(invalid) if isinstance(invalid, InvalidRequest) else "body is not JSON"
         return error(400, message)
+    bearer = bearer_token(request)
+    if bearer is not None:
+        seed_request = replace(seed_request, web_chat_key=bearer)
 
     async def work() -> Response:
         response = await answer_seed_request(

@@ -23,6 +23,9 @@ class SeedResponse:
 
 
 _NOT_CONFIGURED = SeedResponse(status_code=503, body={"success": False, "error": SERVICE_NOT_CONFIGURED})
+_WEB_CHAT_KEY_REJECTED = SeedResponse(
+    status_code=401, body={"success": False, "error": "missing or invalid web chat key"}
+)
 
 
 async def answer_seed_request(request: SeedRequest, services: Services, deadline: Deadline) -> SeedResponse:
@@ -83,7 +86,13 @@ async def _answer_whatsapp(request: SeedRequest, services: Services, deadline: D
 
 async def _answer_web(request: SeedRequest, services: Services, deadline: Deadline) -> SeedResponse:
     assert request.web_user_id is not None
-    tenant = await services.store.find_tenant_by_user_id(request.web_user_id)
+    accepted, tenant = await services.store.find_web_chat_tenant(request.web_user_id, request.web_chat_key)
+    if not accepted:
+        logger.warning(
+            "web chat key rejected",
+            extra={"tenant": str(request.web_user_id), "hasKey": request.web_chat_key is not None},
+        )
+        return _WEB_CHAT_KEY_REJECTED
     if tenant is None or tenant.groq is None:
         logger.warning(
             "no Groq configuration available for web user", extra={"tenant": str(request.web_user_id)}

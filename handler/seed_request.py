@@ -1,14 +1,15 @@
 """The seed edge function's request body, accepted unchanged so existing webhooks keep working.
 
 `{"phoneNumber", "phoneNumberId", "text", "source", "timestamp", "webUserId"}`; the web chat
-sends the same shape with `source: "web"` (plus an optional `sessionId`).
+sends the same shape with `source: "web"` (plus an optional `sessionId`, and the tenant's web
+chat key as `Authorization: Bearer KEY`, or as `webChatKey` when the Lambda is invoked directly).
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -30,6 +31,8 @@ class SeedRequest:
     web_user_id: UUID | None
     session_id: str | None
     timestamp: datetime | None
+    # Web chat: the tenant's key (`Authorization: Bearer`, or `webChatKey` in a direct invoke).
+    web_chat_key: str | None = field(default=None, repr=False)
 
     @property
     def message_id(self) -> str:
@@ -82,6 +85,7 @@ def parse_seed_request(data: object) -> SeedRequest:
         web_user_id=web_user_id,
         session_id=_optional_str(data, "sessionId"),
         timestamp=_timestamp(data.get("timestamp")),
+        web_chat_key=_optional_str(data, "webChatKey"),
     )
 
 

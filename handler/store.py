@@ -21,6 +21,7 @@ from handler.prompt import Turn
 from handler.secrets import SecretOpener, TenantSecrets
 from handler.tenants import AssistantSettings, GroqConfig, Tenant, WhatsAppCredentials
 from shared.master_keys import Keyring, MasterKeyUnavailable
+from shared.web_chat_keys import web_chat_key_matches
 from shared.webhook import DeliveryStatus, StatusUpdate
 
 # The assistant settings' column defaults, for a tenant that has no Groq row yet.
@@ -131,7 +132,8 @@ RETURNING c.id
 """
 
 FIND_TENANT_BY_USER_ID = f"""
-SELECT {_TENANT_COLUMNS.format(user_id="u.id")}
+SELECT {_TENANT_COLUMNS.format(user_id="u.id")},
+       (SELECT k.key_hash FROM web_chat_keys AS k WHERE k.user_id = u.id) AS web_chat_key_hash
 FROM auth.users AS u
 LEFT JOIN user_whatsapp_config AS w ON w.user_id = u.id AND w.is_active
 {_LATEST_GROQ.replace("w.user_id", "u.id")}
@@ -383,6 +385,16 @@ class ConversationStore:
     async def find_tenant_by_user_id(self, user_id: UUID) -> Tenant | None:
         row = await self._pool.fetchrow(FIND_TENANT_BY_USER_ID, user_id)
         return await self._tenant(row) if row is not None else None
+
+    async def find_web_chat_tenant(
+        self, user_id: UUID, web_chat_key: str | None
+    ) -> tuple[bool, Tenant | None]:
+        """(key accepted, tenant): the tenant only when `web_chat_key` is its key; no secret is
+        decrypted for a refused key, and an unknown tenant looks the same as a wrong key."""
+        row = await self._pool.fetchrow(FIND_TENANT_BY_USER_ID, user_id)
+        if row is None or not web_chat_key_matches(user_id, web_chat_key, row["web_chat_key_hash"]):
+            return False, None
+        return True, await self._tenant(row)
 
     async def find_tenant_by_customer(self, customer_phone: str) -> Tenant | None:
         row = await self._pool.fetchrow(FIND_TENANT_BY_CUSTOMER, customer_phone)

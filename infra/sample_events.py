@@ -91,8 +91,8 @@ CATALOG: tuple[SampleEvent, ...] = (
         file="http-api-web-chat.json",
         functions=(HANDLER,),
         shows="a web chat message (POST /chat) through the API Gateway HTTP API",
-        expect="200 with the reply in `response` (tenant 5f0c6a8e-1d2b-4c3a-9e4f-7a8b9c0d1e2f); nothing sent "
-        "on WhatsApp",
+        expect="200 with the reply in `response` (tenant 5f0c6a8e-1d2b-4c3a-9e4f-7a8b9c0d1e2f, whose web chat "
+        "key the `authorization` header must carry); nothing sent on WhatsApp",
     ),
     SampleEvent(
         file="rest-api-health.json",

@@ -10,6 +10,7 @@ import asyncpg
 
 from shared.master_keys import Keyring
 from shared.secrets_crypto import SecretColumn, encrypt_secret
+from shared.web_chat_keys import new_web_chat_key, web_chat_key_digest
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -79,3 +80,15 @@ async def add_tenant(
         groq_key=tenant.groq_key,
         model=model,
     )
+
+
+async def issue_web_chat_key(conn: asyncpg.Connection, user_id: UUID, key: str | None = None) -> str:
+    """Give the tenant a web chat key (stored as `wa-admin issue-web-chat-key` stores it); return it."""
+    key = key or new_web_chat_key()
+    await conn.execute(
+        "INSERT INTO web_chat_keys (user_id, key_hash) VALUES ($1, $2)"
+        " ON CONFLICT (user_id) DO UPDATE SET key_hash = EXCLUDED.key_hash",
+        user_id,
+        web_chat_key_digest(user_id, key),
+    )
+    return key

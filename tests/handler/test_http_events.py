@@ -12,7 +12,7 @@ from shared.signature import sign
 from standins import meta
 from standins.graph import GraphStandIn
 from standins.groq import GroqStandIn
-from tests.factories import add_tenant
+from tests.factories import add_tenant, issue_web_chat_key
 from tests.handler.conftest import LambdaContainer
 from tests.handler.events import APP_SECRET, business_of, function_url_event, rest_api_event
 
@@ -74,8 +74,10 @@ async def test_http_api_web_chat(
     db: asyncpg.Connection, container: LambdaContainer, graph: GraphStandIn
 ) -> None:
     tenant = await add_tenant(db, 1)
+    key = await issue_web_chat_key(db, tenant.user_id)
     body = json.dumps({"webUserId": str(tenant.user_id), "text": "Bonjour", "sessionId": "abc"}).encode()
-    event = function_url_event("POST", "/chat", body=body, headers={"content-type": "application/json"})
+    headers = {"content-type": "application/json", "authorization": f"Bearer {key}"}
+    event = function_url_event("POST", "/chat", body=body, headers=headers)
     event["routeKey"] = "POST /chat"
 
     response = await container.invoke(event)

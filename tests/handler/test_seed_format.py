@@ -7,7 +7,7 @@ import asyncpg
 from handler.errors import SERVICE_NOT_CONFIGURED
 from standins.graph import GraphStandIn
 from standins.groq import GroqStandIn
-from tests.factories import add_tenant
+from tests.factories import add_tenant, issue_web_chat_key
 from tests.handler.conftest import LambdaContainer
 
 CUSTOMER = "+242066582610"
@@ -100,9 +100,16 @@ async def test_web_chat_reply_comes_back_in_the_response(
     db: asyncpg.Connection, container: LambdaContainer, groq: GroqStandIn, graph: GraphStandIn
 ) -> None:
     tenant = await add_tenant(db, 1)
+    key = await issue_web_chat_key(db, tenant.user_id)
 
     result = await container.invoke(
-        {"webUserId": str(tenant.user_id), "text": "Bonjour", "source": "web", "sessionId": "s1"}
+        {
+            "webUserId": str(tenant.user_id),
+            "text": "Bonjour",
+            "source": "web",
+            "sessionId": "s1",
+            "webChatKey": key,
+        }
     )
 
     assert result["statusCode"] == 200

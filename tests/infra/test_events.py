@@ -32,6 +32,7 @@ from standins.graph import GraphStandIn
 from standins.groq import GroqStandIn
 from standins.lambda_container import FakeLambdaContext
 from standins.lambda_invoke import LambdaInvokeStandin
+from tests.factories import issue_web_chat_key
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -64,6 +65,8 @@ SAMPLE_TENANTS = (
     ),
 )
 MAIN, TENANT_A, TENANT_B = SAMPLE_TENANTS
+# The web chat key http-api-web-chat.json sends for MAIN (a real one comes from `wa-admin issue-web-chat-key`).
+SAMPLE_WEB_CHAT_KEY = "wck_sample-web-chat-key-of-tenant-5f0c6a8e"
 HANDLER_FUNCTION = "HandlerFunction"
 # The reply that envelope-status.json reports on.
 STATUS_EVENT_WAMID = "wamid.HBgMMjQyMDY2NTgyNjEwFQIAERgSRVZFTlQtU1RBVFVTLVJFUExZAA=="
@@ -176,6 +179,7 @@ async def tenants(db: asyncpg.Connection) -> tuple[SampleTenant, ...]:
                 ),
             )
             await set_groq_config(db, tenant, GroqChanges(api_key=Secret(value=sample.groq_key)))
+    await issue_web_chat_key(db, MAIN.user_id, SAMPLE_WEB_CHAT_KEY)
     return SAMPLE_TENANTS
 
 
