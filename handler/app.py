@@ -22,6 +22,7 @@ from handler import http_routes
 from handler.envelope_flow import process_envelope, process_payload_text
 from handler.errors import MessageInProgress, UnrecognisedEvent
 from handler.http_routes import deadline_from_context
+from handler.payload_proof import PayloadProof
 from handler.runtime import close_runtime, container_loop, get_runtime
 from handler.seed_flow import answer_seed_request
 from handler.seed_request import InvalidRequest, looks_like_seed_request, parse_seed_request
@@ -101,7 +102,9 @@ def _handle_meta_payload(event: Mapping[str, Any], context: Any) -> dict[str, An
     async def run() -> dict[str, Any]:
         runtime = await get_runtime()
         deadline = deadline_from_context(context, runtime.settings.outcome_reserve_seconds)
-        summary = await process_payload_text(json.dumps(dict(event)), runtime.services, deadline)
+        summary = await process_payload_text(
+            json.dumps(dict(event)), runtime.services, deadline, proof=PayloadProof.unsigned()
+        )
         if summary.in_progress:
             raise MessageInProgress(
                 f"{summary.in_progress} message(s) are being answered by another invocation"

@@ -6,6 +6,7 @@ import json
 import logging
 
 from handler.parked import read_parked_body
+from handler.payload_proof import PayloadProof
 from handler.pipeline import BatchSummary, Services, process_batch
 from handler.retry import Deadline
 from shared.envelope import Envelope, InvalidEnvelope, ParkedBody
@@ -16,11 +17,19 @@ logger = logging.getLogger("handler")
 
 async def process_envelope(envelope: Envelope, services: Services, deadline: Deadline) -> BatchSummary:
     raw = envelope.body if envelope.body is not None else await read_parked_body(_parked(envelope))
-    return await process_payload_text(raw, services, deadline, part=f"{envelope.part + 1}/{envelope.parts}")
+    # A whole payload (inline or parked) is Meta's original bytes; a part of a split one is not.
+    proof = (
+        PayloadProof.signed(raw.encode(), envelope.signature)
+        if envelope.parts == 1
+        else PayloadProof.split_part()
+    )
+    return await process_payload_text(
+        raw, services, deadline, part=f"{envelope.part + 1}/{envelope.parts}", proof=proof
+    )
 
 
 async def process_payload_text(
-    raw: str, services: Services, deadline: Deadline, *, part: str = "1/1"
+    raw: str, services: Services, deadline: Deadline, *, proof: PayloadProof, part: str = "1/1"
 ) -> BatchSummary:
     try:
         payload = json.loads(raw)
@@ -37,7 +46,7 @@ async def process_payload_text(
         "webhook received",
         extra={"part": part, "messages": len(batch.messages), "statuses": len(batch.statuses)},
     )
-    return await process_batch(batch, services, deadline)
+    return await process_batch(batch, services, deadline, proof=proof)
 
 
 def _parked(envelope: Envelope) -> ParkedBody:

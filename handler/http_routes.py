@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from handler.envelope_flow import process_envelope, process_payload_text
+from handler.payload_proof import PayloadProof
 from handler.pipeline import BatchSummary
 from handler.retry import Deadline
 from handler.runtime import Runtime, get_runtime
@@ -132,7 +133,12 @@ async def meta_webhook(request: Request) -> Response:
 
     async def work() -> Response:
         try:
-            summary = await process_payload_text(text, runtime.services, request_deadline(request, runtime))
+            summary = await process_payload_text(
+                text,
+                runtime.services,
+                request_deadline(request, runtime),
+                proof=PayloadProof.signed(body, request.headers.get(META_SIGNATURE_HEADER)),
+            )
         except InvalidEnvelope as invalid:
             return error(400, str(invalid))
         return summary_response(summary)

@@ -21,6 +21,7 @@ from handler.ai import is_retryable as groq_is_retryable
 from handler.ai import retry_after as groq_retry_after
 from handler.decisions import Action, Decision, decide, stored_content
 from handler.errors import GroqError, GroqRejected, WhatsAppRejected
+from handler.payload_proof import PayloadProof
 from handler.prompt import Turn, build_messages
 from handler.reply_split import split_reply
 from handler.retry import Deadline, RetryPolicy, with_retries
@@ -44,6 +45,7 @@ class Outcome(StrEnum):
     OUTCOME_UNKNOWN = "outcome_unknown"  # an earlier attempt died during the send
     NO_TENANT = "no_tenant"  # no active tenant for the business number
     NO_GROQ = "no_groq"  # the tenant has no Groq configuration
+    REFUSED = "refused"  # not signed with the tenant's own Meta app secret (handler/payload_proof.py)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -87,14 +89,16 @@ class BatchSummary:
         }
 
 
-async def process_batch(batch: WebhookBatch, services: Services, deadline: Deadline) -> BatchSummary:
+async def process_batch(
+    batch: WebhookBatch, services: Services, deadline: Deadline, *, proof: PayloadProof
+) -> BatchSummary:
     """Every message, oldest first, then every status. Messages are answered one after another
     so that a customer's second message sees the reply to the first in its history."""
     summary = BatchSummary(skipped=len(batch.skipped))
     for skipped in batch.skipped:
         logger.info("skipped part of payload", extra={"reason": skipped.reason, "field": skipped.field})
     for message in sorted(batch.messages, key=_sent_order):
-        result = await answer_message(message, services, deadline)
+        result = await answer_message(message, services, deadline, proof=proof)
         summary.count(result.outcome)
     for status in batch.statuses:
         if await services.store.apply_status(status):
@@ -112,7 +116,9 @@ def _sent_order(message: InboundMessage) -> float:
     return message.timestamp.timestamp() if message.timestamp else 0.0
 
 
-async def answer_message(message: InboundMessage, services: Services, deadline: Deadline) -> MessageResult:
+async def answer_message(
+    message: InboundMessage, services: Services, deadline: Deadline, *, proof: PayloadProof
+) -> MessageResult:
     log_fields = {
         "phone_number_id": message.phone_number_id,
         "wamid": message.id,
@@ -143,6 +149,13 @@ async def answer_message(message: InboundMessage, services: Services, deadline: 
         return MessageResult(outcome=_UNCLAIMED[claim.outcome])
     assert claim.tenant is not None and claim.inbound_id is not None
     log_fields["tenant"] = str(claim.tenant.user_id)
+    if not proof.allows(claim.tenant):
+        await services.store.refuse_message(claim.inbound_id, "not signed with the tenant's Meta app secret")
+        logger.warning(
+            "payload not signed with the tenant's app secret, message refused",
+            extra={**log_fields, "proof": proof.kind.value},
+        )
+        return MessageResult(outcome=Outcome.REFUSED)
     try:
         return await _answer_claimed(message, decision, claim, services, deadline, log_fields)
     except BaseException:

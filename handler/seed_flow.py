@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from handler.errors import SERVICE_NOT_CONFIGURED
+from handler.payload_proof import PayloadProof
 from handler.pipeline import Outcome, Services, answer_message, generate_reply
 from handler.retry import Deadline
 from handler.seed_request import SeedRequest
@@ -66,7 +67,7 @@ async def _answer_whatsapp(request: SeedRequest, services: Services, deadline: D
         text=request.text,
         raw={},
     )
-    result = await answer_message(message, services, deadline)
+    result = await answer_message(message, services, deadline, proof=PayloadProof.seed_relay())
     if result.outcome in (Outcome.NO_TENANT, Outcome.NO_GROQ):
         return _NOT_CONFIGURED
     if result.outcome is Outcome.IN_PROGRESS:

@@ -113,6 +113,14 @@ SET status = 'received', lease_expires_at = now(), updated_at = now()
 WHERE id = $1 AND status = 'answering'
 """
 
+# A message refused before any work: kept as a failed row for the record, without its content
+# (it must not enter the tenant's conversation history).
+REFUSE_MESSAGE = """
+UPDATE customer_conversations
+SET status = 'failed', content = NULL, error_title = $2, lease_expires_at = NULL, updated_at = now()
+WHERE id = $1
+"""
+
 FINISH_MESSAGE = """
 UPDATE customer_conversations
 SET status = $2, error_code = $3, error_title = $4, lease_expires_at = NULL, updated_at = now()
@@ -361,6 +369,9 @@ class ConversationStore:
             error_code,
             error_title,
         )
+
+    async def refuse_message(self, inbound_id: UUID, reason: str) -> None:
+        await self._pool.execute(REFUSE_MESSAGE, inbound_id, reason)
 
     async def finish_message(
         self, inbound_id: UUID, status: str, *, error_code: int | None = None, error_title: str | None = None
