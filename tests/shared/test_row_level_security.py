@@ -10,6 +10,8 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
+from shared.migrate import migrate
+from tests.conftest import CreateDatabase
 from tests.factories import SeededTenant, add_tenant, issue_web_chat_key
 
 TABLES = ("user_whatsapp_config", "user_groq_config", "customer_conversations", "web_chat_keys")
@@ -119,3 +121,19 @@ async def test_rls_is_enabled_but_not_forced_so_the_owner_is_not_restricted(db: 
     assert {(r["relname"], r["relrowsecurity"], r["relforcerowsecurity"]) for r in rows} == {
         (table, True, False) for table in TABLES
     }
+
+
+async def test_an_existing_auth_uid_is_kept_as_on_supabase(create_database: CreateDatabase) -> None:
+    url = await create_database()
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(
+            "CREATE SCHEMA auth;"
+            " CREATE FUNCTION auth.uid() RETURNS uuid LANGUAGE sql STABLE"
+            " AS $$ SELECT '00000000-0000-0000-0000-00000000beef'::uuid /* supabase */ $$"
+        )
+        await migrate(url)
+        source = await conn.fetchval("SELECT prosrc FROM pg_proc WHERE oid = 'auth.uid()'::regprocedure")
+        assert "supabase" in source
+    finally:
+        await conn.close()
