@@ -26,6 +26,7 @@ import boto3
 import httpx
 
 from bench import Row
+from bench._keys import ensure_master_key
 from forwarder.app import create_app
 from forwarder.settings import ForwarderSettings
 from shared.migrate import migrate
@@ -37,6 +38,7 @@ from standins.lambda_container import FakeLambdaContext
 from standins.lambda_invoke import LambdaFault, LambdaInvokeStandin
 from standins.postgres import RestartablePostgres
 from standins.server import BackgroundServer
+from tests.factories import add_tenant
 
 APP_SECRET = "soak-app-secret"
 FUNCTION = "handler"
@@ -94,25 +96,13 @@ def _handler(event: Any, context: FakeLambdaContext) -> Any:
 async def _add_tenants(url: str) -> list[meta.BusinessNumber]:
     conn = await asyncpg.connect(url)
     try:
-        numbers = []
-        for n in range(TENANTS):
-            user_id = await conn.fetchval(
-                "INSERT INTO auth.users (email) VALUES ($1) RETURNING id", f"soak{n}@example.com"
-            )
-            phone_number_id = str(30_000_000_000 + n)
-            await conn.execute(
-                "INSERT INTO user_whatsapp_config (user_id, access_token, phone_number_id) VALUES ($1, $2, $3)",
-                user_id,
-                f"EAA-soak-{n}",
-                phone_number_id,
-            )
-            await conn.execute(
-                "INSERT INTO user_groq_config (user_id, api_key) VALUES ($1, $2)", user_id, f"gsk_soak_{n}"
-            )
-            numbers.append(meta.BusinessNumber(phone_number_id=phone_number_id, waba_id=f"waba-soak-{n}"))
-        return numbers
+        tenants = [await add_tenant(conn, n) for n in range(TENANTS)]
     finally:
         await conn.close()
+    return [
+        meta.BusinessNumber(phone_number_id=t.phone_number_id, waba_id=f"waba-{t.phone_number_id}")
+        for t in tenants
+    ]
 
 
 async def _inbound_states(url: str) -> dict[str, str]:
@@ -152,6 +142,7 @@ def soak(
     messages: int, data_dir: Path, *, seed: int = 7, fault_rate: float = 0.1, concurrency: int = 16
 ) -> SoakReport:
     rng = random.Random(seed)
+    ensure_master_key()
     postgres = RestartablePostgres(data_dir / "soak-postgres")
     asyncio.run(migrate(postgres.url))
     businesses = asyncio.run(_add_tenants(postgres.url))
