@@ -64,10 +64,12 @@ def main(argv: Sequence[str]) -> int:
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     rows: list[Row] = []
     failed: list[str] = []
+    helpers: list[str] = []
     for name in benchmark_modules(argv):
         module = importlib.import_module(f"bench.{name}")
         run = getattr(module, "run", None)
         if run is None:
+            helpers.append(name)
             continue
         print(f"running bench.{name} ...", file=sys.stderr, flush=True)  # noqa: T201
         started = time.perf_counter()
@@ -77,6 +79,8 @@ def main(argv: Sequence[str]) -> int:
             traceback.print_exc()
             failed.append(name)
         print(f"  bench.{name}: {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)  # noqa: T201
+    if helpers:
+        print(f"not benchmarks (no run()): {', '.join(helpers)}", file=sys.stderr)  # noqa: T201
     print(render(rows))  # noqa: T201
     if failed:
         print(f"failed: {', '.join(failed)}", file=sys.stderr)  # noqa: T201
