@@ -24,6 +24,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from forwarder.errors import HandoffError
+from forwarder.logbatch import batch_root_output, restore_root_output
 from forwarder.parking import S3Parking
 from forwarder.runtime import LazyRuntime, Runtime
 from forwarder.settings import ForwarderSettings
@@ -241,10 +242,15 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         lazy.get()  # configuration errors stop the server here, not on Meta's first webhook
+        # A long-running server writes its log lines in batches, off the event loop (never in Lambda,
+        # where Mangum runs without lifespan and a frozen container would keep queued lines).
+        batched = batch_root_output()
         try:
             yield
         finally:
             await lazy.aclose()
+            if batched is not None:
+                restore_root_output(*batched)
 
     app = Starlette(
         routes=[

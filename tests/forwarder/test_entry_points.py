@@ -39,7 +39,10 @@ def test_importing_the_app_reads_no_configuration() -> None:
 
 
 def test_an_app_from_the_environment_reads_it_at_start_up(
-    client: httpx.Client, lambda_standin: LambdaInvokeStandin, monkeypatch: pytest.MonkeyPatch
+    client: httpx.Client,
+    lambda_standin: LambdaInvokeStandin,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     app = create_app()  # the environment is not read yet
     set_forwarder_env(monkeypatch)
@@ -50,6 +53,8 @@ def test_an_app_from_the_environment_reads_it_at_start_up(
         assert client.post(f"{server.url}/webhook", content=body, headers=headers).status_code == 200
 
     assert len(lambda_standin.accepted) == 1
+    messages = [r.getMessage() for r in caplog.records if r.name == "forwarder"]
+    assert messages == ["Processing incoming message", "Forwarding to handler", "Webhook handed off"]
 
 
 async def test_invalid_configuration_fails_at_start_up_naming_the_variable(

@@ -1,0 +1,103 @@
+"""Log lines written in batches by a background thread, so the event loop never waits on a write.
+
+With unbuffered stdout (PYTHONUNBUFFERED=1, usual in containers) every log line is a write()
+that releases the GIL; under load, boto3's threads then hold the event loop back on each of the
+three lines a webhook logs. The lines are the same JSON, in the same order, at most `interval`
+seconds later. Only for a long-running server: a Lambda container may be frozen right after
+its response, so there the lines are written synchronously (this is never installed).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from typing import TextIO
+
+from shared.logs import JsonFormatter
+
+DEFAULT_INTERVAL_SECONDS = 0.05
+_MAX_PENDING_LINES = 2000  # write early past this many lines
+
+
+class BatchingHandler(logging.Handler):
+    """Formats each record at once, queues the line, and writes queued lines from one thread."""
+
+    def __init__(self, stream: TextIO, interval: float = DEFAULT_INTERVAL_SECONDS) -> None:
+        super().__init__()
+        self._stream = stream
+        self._interval = interval
+        self._pending: list[str] = []
+        self._pending_lock = threading.Lock()
+        self._write_lock = threading.Lock()  # keeps batches in order when two flushes meet
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._writer = threading.Thread(target=self._write_periodically, name="log-writer", daemon=True)
+        self._writer.start()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = self.format(record)
+        except Exception:
+            self.handleError(record)
+            return
+        with self._pending_lock:
+            self._pending.append(line)
+            if len(self._pending) >= _MAX_PENDING_LINES:
+                self._wake.set()
+
+    def flush(self) -> None:
+        """Write every queued line now."""
+        with self._write_lock:
+            with self._pending_lock:
+                lines, self._pending = self._pending, []
+            if lines:
+                self._stream.write("\n".join(lines) + "\n")
+                self._stream.flush()
+
+    def close(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+        if self._writer.is_alive() and self._writer is not threading.current_thread():
+            self._writer.join(timeout=5)
+        self.flush()
+        super().close()
+
+    def _write_periodically(self) -> None:
+        while not self._stopping.is_set():
+            self._wake.wait(self._interval)
+            self._wake.clear()
+            try:
+                self.flush()
+            except Exception:  # a broken stdout must not end the writer; the next flush retries
+                continue
+
+
+def batch_root_output(
+    interval: float = DEFAULT_INTERVAL_SECONDS,
+) -> tuple[list[logging.Handler], BatchingHandler] | None:
+    """Replace the root logger's JSON stream handler by a batching one on the same stream.
+
+    Returns the handlers it replaced (to restore on shutdown) and the new handler (to close); None
+    when there is no such handler (logging set up by someone else, e.g. pytest) or in Lambda.
+    """
+    if os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
+        return None
+    root = logging.getLogger()
+    previous = list(root.handlers)
+    ours = [
+        h for h in previous if isinstance(h, logging.StreamHandler) and isinstance(h.formatter, JsonFormatter)
+    ]
+    if not ours:
+        return None
+    batching = BatchingHandler(ours[0].stream, interval)
+    batching.setFormatter(ours[0].formatter)
+    batching.setLevel(ours[0].level)
+    root.handlers = [batching if h is ours[0] else h for h in previous]
+    return previous, batching
+
+
+def restore_root_output(previous: list[logging.Handler], batching: BatchingHandler) -> None:
+    """Write what is queued and put the original handlers back."""
+    logging.getLogger().handlers = previous
+    batching.close()
