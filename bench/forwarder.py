@@ -206,8 +206,15 @@ def run() -> list[Row]:
             figure=rps,
             unit="/s",
             baseline=base_rps,
-            target=">= 0.8x minimal and >= 1,000/s",
-            met=rps >= 0.8 * base_rps and rps >= 1000,
+            target=">= 0.8x minimal",
+            met=rps >= 0.8 * base_rps,
+        ),
+        Row(
+            name=prefix + "webhooks/s, full load, absolute",
+            figure=rps,
+            unit="/s",
+            target=">= 1,000/s",
+            met=rps >= 1000,
         ),
         Row(
             name=prefix + "p50 ack, full load",
