@@ -13,24 +13,22 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from functools import cache
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from mangum import Mangum
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from forwarder.errors import HandoffError
+from forwarder.health import health
 from forwarder.logbatch import batch_root_output, restore_root_output
 from forwarder.parking import S3Parking
-from forwarder.runtime import LazyRuntime, Runtime
+from forwarder.runtime import LazyRuntime, Runtime, request_runtime
 from forwarder.settings import ForwarderSettings
 from forwarder.split import plan_handoff
 from forwarder.transport import Transport
-from shared.env import ConfigurationError
 from shared.logs import mask_phone
 from shared.signature import META_SIGNATURE_HEADER, SignatureCheck, check_signature
 from shared.types import LambdaContext
@@ -41,22 +39,9 @@ logger = logging.getLogger("forwarder")
 _OK = PlainTextResponse("EVENT_RECEIVED")
 
 
-@cache
-def _version() -> str:
-    try:
-        return version("whatsapp-assistant")
-    except PackageNotFoundError:
-        return "unknown"
-
-
-def _runtime(request: Request) -> Runtime:
-    lazy: LazyRuntime = request.app.state.runtime
-    return lazy.get()
-
-
 async def verify_subscription(request: Request) -> Response:
     """Meta's handshake: echo `hub.challenge` when the mode and the verify token are right."""
-    runtime = _runtime(request)
+    runtime = request_runtime(request)
     expected = runtime.settings.verify_token
     params = request.query_params
     token = params.get("hub.verify_token", "")
@@ -76,8 +61,22 @@ async def verify_subscription(request: Request) -> Response:
 
 async def receive_webhook(request: Request) -> Response:
     received_at = time.time()
-    runtime = _runtime(request)
-    settings = runtime.settings
+    runtime = request_runtime(request)
+    body = await _verified_body(request, runtime.settings)
+    if isinstance(body, Response):
+        return body
+    parsed = _whatsapp_payload(body)
+    if isinstance(parsed, Response):
+        return parsed
+    text, payload = parsed
+    signature = request.headers.get(META_SIGNATURE_HEADER)
+    return await _hand_off(
+        runtime, text, payload, signature=signature, received_at=received_at, size=len(body)
+    )
+
+
+async def _verified_body(request: Request, settings: ForwarderSettings) -> bytes | Response:
+    """The raw body if it is within the size limit and signed by one of our Meta apps."""
     limit = settings.max_body_bytes
     declared = _declared_length(request)
     if declared is not None and declared > limit:
@@ -91,9 +90,7 @@ async def receive_webhook(request: Request) -> Response:
     if body is None:
         logger.warning("Rejected webhook: body too large", extra={"limit": limit})
         return PlainTextResponse("payload too large", status_code=413)
-
-    signature = request.headers.get(META_SIGNATURE_HEADER)
-    check = check_signature(body, signature, settings.meta_app_secrets)
+    check = check_signature(body, request.headers.get(META_SIGNATURE_HEADER), settings.meta_app_secrets)
     if check is SignatureCheck.NO_SECRET:
         logger.error("Cannot verify webhook: META_APP_SECRET is not set")
         return PlainTextResponse("not configured", status_code=503)
@@ -102,13 +99,18 @@ async def receive_webhook(request: Request) -> Response:
             "Rejected webhook: invalid signature", extra={"reason": str(check), "bytes": len(body)}
         )
         return PlainTextResponse("invalid signature", status_code=401)
+    return body
 
+
+def _whatsapp_payload(body: bytes) -> tuple[str, dict[str, Any]] | Response:
+    """The body as text and as JSON when it is a WhatsApp payload; otherwise the answer to give."""
     try:
         text = body.decode("utf-8")
         payload = json.loads(text)
     except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError are both ValueErrors
         logger.warning("Rejected webhook: malformed JSON", extra={"error_type": type(exc).__name__})
         return PlainTextResponse("malformed JSON", status_code=400)
+    # Acknowledged and dropped: Meta would retry anything else forever.
     if not is_whatsapp_payload(payload):
         logger.info(
             "Dropped webhook: not a WhatsApp Business Account payload", extra={"object": _object(payload)}
@@ -117,7 +119,19 @@ async def receive_webhook(request: Request) -> Response:
     if not isinstance(payload.get("entry"), list):
         logger.info("Dropped webhook: no entry list", extra={"object": payload.get("object")})
         return _OK
+    return text, payload
 
+
+async def _hand_off(
+    runtime: Runtime,
+    text: str,
+    payload: dict[str, Any],
+    *,
+    signature: str | None,
+    received_at: float,
+    size: int,
+) -> Response:
+    """200 once the handler side accepted every part; 503 (Meta retries) otherwise."""
     handoff = runtime.handoff
     if handoff is None:
         logger.error("Cannot hand off webhook: no handler target (HANDLER_FUNCTION_NAME or HANDLER_URL)")
@@ -133,7 +147,7 @@ async def receive_webhook(request: Request) -> Response:
             "transport": handoff.transport.name,
             "messages": len(batch.messages),
             "statuses": len(batch.statuses),
-            "bytes": len(body),
+            "bytes": size,
             "parts": len(planned),
         },
     )
@@ -162,29 +176,6 @@ async def receive_webhook(request: Request) -> Response:
         },
     )
     return _OK
-
-
-async def health(request: Request) -> Response:
-    try:
-        settings = _runtime(request).settings
-    except ConfigurationError as exc:
-        logger.error("Invalid configuration", extra={"error": str(exc)})
-        return JSONResponse(
-            {"status": "unhealthy", "version": _version(), "error": str(exc)}, status_code=503
-        )
-    healthy = settings.is_complete
-    return JSONResponse(
-        {
-            "status": "healthy" if healthy else "unhealthy",
-            "version": _version(),
-            "config": {
-                "hasVerifyToken": bool(settings.verify_token),
-                "hasAppSecret": bool(settings.meta_app_secrets),
-                "hasHandlerTarget": settings.handler_target.value != "none",
-            },
-        },
-        status_code=200 if healthy else 503,
-    )
 
 
 def _declared_length(request: Request) -> int | None:

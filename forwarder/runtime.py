@@ -11,6 +11,7 @@ import threading
 from dataclasses import dataclass
 
 import httpx
+from starlette.requests import Request
 
 from forwarder.handoff import Handoff
 from forwarder.offload import Offloader
@@ -115,3 +116,9 @@ class LazyRuntime:
             runtime, self._runtime = self._runtime, None
         if runtime is not None:
             await runtime.aclose()
+
+
+def request_runtime(request: Request) -> Runtime:
+    """The runtime of the app serving `request` (built on first use)."""
+    lazy: LazyRuntime = request.app.state.runtime
+    return lazy.get()

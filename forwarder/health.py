@@ -1,0 +1,47 @@
+"""GET /health in the seed's shape: is the forwarder configured well enough to take webhooks?"""
+
+from __future__ import annotations
+
+import logging
+from functools import cache
+from importlib.metadata import PackageNotFoundError, version
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from forwarder.runtime import request_runtime
+from forwarder.settings import HandlerTarget
+from shared.env import ConfigurationError
+
+logger = logging.getLogger("forwarder")
+
+
+@cache
+def _version() -> str:
+    try:
+        return version("whatsapp-assistant")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+async def health(request: Request) -> Response:
+    try:
+        settings = request_runtime(request).settings
+    except ConfigurationError as exc:
+        logger.error("Invalid configuration", extra={"error": str(exc)})
+        return JSONResponse(
+            {"status": "unhealthy", "version": _version(), "error": str(exc)}, status_code=503
+        )
+    healthy = settings.is_complete
+    return JSONResponse(
+        {
+            "status": "healthy" if healthy else "unhealthy",
+            "version": _version(),
+            "config": {
+                "hasVerifyToken": bool(settings.verify_token),
+                "hasAppSecret": bool(settings.meta_app_secrets),
+                "hasHandlerTarget": settings.handler_target is not HandlerTarget.NONE,
+            },
+        },
+        status_code=200 if healthy else 503,
+    )
