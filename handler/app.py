@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from functools import cache
@@ -23,6 +23,8 @@ from handler.envelope_flow import process_envelope, process_payload_text
 from handler.errors import MessageInProgress, UnrecognisedEvent
 from handler.http_routes import deadline_from_context
 from handler.payload_proof import PayloadProof
+from handler.pipeline import BatchSummary, Services
+from handler.retry import Deadline
 from handler.runtime import close_runtime, container_loop, get_runtime
 from handler.seed_flow import answer_seed_request
 from handler.seed_request import InvalidRequest, looks_like_seed_request, parse_seed_request
@@ -79,39 +81,44 @@ def _handle_http(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
     return response
 
 
-def _handle_envelope(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
-    envelope = Envelope.from_dict(event)
+def _on_container_loop(
+    context: Any, work: Callable[[Services, Deadline], Awaitable[dict[str, Any]]]
+) -> dict[str, Any]:
+    """Run `work` on the container's loop with its services and the invocation's deadline."""
 
     async def run() -> dict[str, Any]:
         runtime = await get_runtime()
         deadline = deadline_from_context(context, runtime.settings.outcome_reserve_seconds)
-        summary = await process_envelope(envelope, runtime.services, deadline)
-        if summary.in_progress:
-            # Raising makes Lambda retry the event later, when the other invocation has finished.
-            raise MessageInProgress(
-                f"{summary.in_progress} message(s) are being answered by another invocation"
-            )
-        return {"success": True, **summary.as_dict()}
+        return await work(runtime.services, deadline)
 
     return container_loop().run_until_complete(run())
+
+
+def _batch_result(summary: BatchSummary) -> dict[str, Any]:
+    if summary.in_progress:
+        # Raising makes Lambda retry the event later, when the other invocation has finished.
+        raise MessageInProgress(f"{summary.in_progress} message(s) are being answered by another invocation")
+    return {"success": True, **summary.as_dict()}
+
+
+def _handle_envelope(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+    envelope = Envelope.from_dict(event)
+
+    async def work(services: Services, deadline: Deadline) -> dict[str, Any]:
+        return _batch_result(await process_envelope(envelope, services, deadline))
+
+    return _on_container_loop(context, work)
 
 
 def _handle_meta_payload(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
     """A raw Meta payload as the event (a console test): trusted like any direct invoke (IAM)."""
+    text = json.dumps(dict(event))
 
-    async def run() -> dict[str, Any]:
-        runtime = await get_runtime()
-        deadline = deadline_from_context(context, runtime.settings.outcome_reserve_seconds)
-        summary = await process_payload_text(
-            json.dumps(dict(event)), runtime.services, deadline, proof=PayloadProof.unsigned()
-        )
-        if summary.in_progress:
-            raise MessageInProgress(
-                f"{summary.in_progress} message(s) are being answered by another invocation"
-            )
-        return {"success": True, **summary.as_dict()}
+    async def work(services: Services, deadline: Deadline) -> dict[str, Any]:
+        summary = await process_payload_text(text, services, deadline, proof=PayloadProof.unsigned())
+        return _batch_result(summary)
 
-    return container_loop().run_until_complete(run())
+    return _on_container_loop(context, work)
 
 
 def _handle_seed_request(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
@@ -120,13 +127,11 @@ def _handle_seed_request(event: Mapping[str, Any], context: Any) -> dict[str, An
     except InvalidRequest as invalid:
         return {"statusCode": 400, "success": False, "error": str(invalid)}
 
-    async def run() -> dict[str, Any]:
-        runtime = await get_runtime()
-        deadline = deadline_from_context(context, runtime.settings.outcome_reserve_seconds)
-        response = await answer_seed_request(request, runtime.services, deadline)
+    async def work(services: Services, deadline: Deadline) -> dict[str, Any]:
+        response = await answer_seed_request(request, services, deadline)
         return {"statusCode": response.status_code, **response.body}
 
-    return container_loop().run_until_complete(run())
+    return _on_container_loop(context, work)
 
 
 @dataclass(frozen=True, slots=True)
