@@ -22,8 +22,8 @@ from handler import http_routes
 from handler.envelope_flow import process_envelope, process_payload_text
 from handler.errors import MessageInProgress, UnrecognisedEvent
 from handler.http_routes import deadline_from_context
+from handler.outcomes import BatchSummary, Services
 from handler.payload_proof import PayloadProof
-from handler.pipeline import BatchSummary, Services
 from handler.retry import Deadline
 from handler.runtime import close_runtime, container_loop, get_runtime
 from handler.seed_flow import answer_seed_request

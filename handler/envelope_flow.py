@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import logging
 
+from handler.outcomes import BatchSummary, Services
 from handler.parked import read_parked_body
 from handler.payload_proof import PayloadProof
-from handler.pipeline import BatchSummary, Services, process_batch
+from handler.pipeline import process_batch
 from handler.retry import Deadline
 from shared.envelope import Envelope, InvalidEnvelope, ParkedBody
 from shared.webhook import MalformedWebhook, is_whatsapp_payload, parse_webhook

@@ -14,8 +14,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from handler.envelope_flow import process_envelope, process_payload_text
+from handler.outcomes import BatchSummary
 from handler.payload_proof import PayloadProof
-from handler.pipeline import BatchSummary
 from handler.retry import Deadline
 from handler.runtime import Runtime, get_runtime
 from handler.seed_flow import answer_seed_request

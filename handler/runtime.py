@@ -16,7 +16,7 @@ import asyncpg
 import httpx
 
 from handler.ai import GroqReplies
-from handler.pipeline import Services
+from handler.outcomes import Services
 from handler.retry import RetryPolicy
 from handler.secrets import SecretOpener
 from handler.settings import HandlerSettings

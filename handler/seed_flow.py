@@ -7,8 +7,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from handler.errors import SERVICE_NOT_CONFIGURED
+from handler.outcomes import Outcome, Services
 from handler.payload_proof import PayloadProof
-from handler.pipeline import Outcome, Services, answer_message, generate_reply
+from handler.pipeline import answer_message
+from handler.replies import generate_reply
 from handler.retry import Deadline
 from handler.seed_request import SeedRequest
 from shared.logs import mask_phone

@@ -25,6 +25,11 @@ def mask_phone(phone: str | None) -> str:
     return digits[:3] + "*" * (len(digits) - 5) + digits[-2:]
 
 
+def ms_since(started: float) -> float:
+    """Milliseconds since `started` (a `time.perf_counter()` reading), for a log line's timing."""
+    return round((time.perf_counter() - started) * 1000, 2)
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: level, logger, message, and every `extra=` field."""
 

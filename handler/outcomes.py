@@ -1,0 +1,65 @@
+"""What the handler's steps share: the adapters they use and the outcomes they report."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from handler.ai import GroqReplies
+from handler.retry import RetryPolicy
+from handler.store import ConversationStore
+from handler.whatsapp import WhatsAppSender
+
+
+class Outcome(StrEnum):
+    REPLIED = "replied"  # every part of the reply was accepted by Meta
+    SEND_FAILED = "send_failed"  # Meta refused the reply (recorded with code and title)
+    NOT_SENT = "not_sent"  # saved, but the tenant has no WhatsApp credentials
+    IGNORED = "ignored"  # nothing to answer (reaction, system notice)
+    DUPLICATE = "duplicate"  # answered before
+    IN_PROGRESS = "in_progress"  # another invocation is answering it now
+    OUTCOME_UNKNOWN = "outcome_unknown"  # an earlier attempt died during the send
+    NO_TENANT = "no_tenant"  # no active tenant for the business number
+    NO_GROQ = "no_groq"  # the tenant has no Groq configuration
+    REFUSED = "refused"  # not signed with the tenant's own Meta app secret (handler/payload_proof.py)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Services:
+    """The adapters one answer needs, created once per container."""
+
+    store: ConversationStore
+    groq: GroqReplies
+    whatsapp: WhatsAppSender
+    groq_policy: RetryPolicy
+    graph_policy: RetryPolicy
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MessageResult:
+    outcome: Outcome
+    reply: str | None = None
+    wa_message_ids: tuple[str, ...] = ()
+
+
+@dataclass(slots=True)
+class BatchSummary:
+    outcomes: dict[str, int] = field(default_factory=dict)
+    statuses_applied: int = 0
+    statuses_unmatched: int = 0
+    skipped: int = 0
+
+    def count(self, outcome: Outcome) -> None:
+        self.outcomes[outcome.value] = self.outcomes.get(outcome.value, 0) + 1
+
+    @property
+    def in_progress(self) -> int:
+        return self.outcomes.get(Outcome.IN_PROGRESS.value, 0)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "messages": dict(self.outcomes),
+            "statuses_applied": self.statuses_applied,
+            "statuses_unmatched": self.statuses_unmatched,
+            "skipped": self.skipped,
+        }

@@ -1,0 +1,200 @@
+"""Replying to one claimed message: the AI's answer (or the fallback), then the send, recorded."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from functools import partial
+from uuid import UUID
+
+from handler.ai import is_retryable as groq_is_retryable
+from handler.ai import retry_after as groq_retry_after
+from handler.errors import GroqError, GroqRejected, WhatsAppRejected
+from handler.outcomes import MessageResult, Outcome, Services
+from handler.prompt import Turn, build_messages
+from handler.reply_split import split_reply
+from handler.retry import Deadline, with_retries
+from handler.store import SendResult
+from handler.tenants import Tenant, WhatsAppCredentials
+from handler.whatsapp import SendOutcomeUnknown, WhatsAppSender
+from handler.whatsapp import is_retryable as graph_is_retryable
+from shared.logs import ms_since
+
+logger = logging.getLogger("handler")
+
+
+async def generate_reply(
+    tenant: Tenant,
+    history: Sequence[Turn],
+    text: str,
+    services: Services,
+    deadline: Deadline,
+    log_fields: dict[str, str],
+) -> tuple[str, str | None]:
+    """The AI's reply, or the tenant's fallback text and the reason Groq could not answer."""
+    assert tenant.groq is not None
+    groq_config = tenant.groq
+    messages = build_messages(tenant.assistant.system_prompt, list(history), text)
+    started = time.perf_counter()
+    try:
+        reply = await with_retries(
+            lambda: services.groq.complete(groq_config, messages, time_left=_time_for_groq(deadline)),
+            policy=services.groq_policy,
+            deadline=deadline,
+            is_retryable=groq_is_retryable,
+            retry_after=groq_retry_after,
+        )
+    except GroqError as error:
+        kind = "groq rejected" if isinstance(error, GroqRejected) else "groq unavailable"
+        logger.error(
+            "AI response failed, sending fallback text",
+            extra={
+                **log_fields,
+                "stage": "groq",
+                "reason": f"{kind}: {error.reason}",
+                "ms": ms_since(started),
+            },
+        )
+        return tenant.assistant.fallback_text, f"{kind}: {error.reason}"
+    logger.info(
+        "AI response generated",
+        extra={
+            **log_fields,
+            "stage": "groq",
+            "model": groq_config.model,
+            "history": len(history),
+            "ms": ms_since(started),
+        },
+    )
+    return reply, None
+
+
+async def deliver_reply(
+    tenant: Tenant,
+    inbound_id: UUID,
+    customer_phone: str,
+    reply: str,
+    failure: str | None,
+    services: Services,
+    deadline: Deadline,
+    log_fields: dict[str, str],
+) -> MessageResult:
+    parts = split_reply(reply)
+    if tenant.whatsapp is None:
+        await services.store.record_reply(
+            inbound_id,
+            parts,
+            inbound_status="answered",
+            reply_status="not_sent",
+            error_title=failure or "whatsapp credentials not configured",
+        )
+        logger.error("cannot send WhatsApp message, credentials not found", extra=log_fields)
+        return MessageResult(outcome=Outcome.NOT_SENT, reply=reply)
+
+    row_ids = await services.store.record_reply(
+        inbound_id, parts, inbound_status="sending", reply_status="sending", error_title=failure
+    )
+    started = time.perf_counter()
+    results = await send_parts(tenant, customer_phone, parts, row_ids, services, deadline)
+    all_sent = all(result.status == "sent" for result in results)
+    first_failure = next((r for r in results if r.status != "sent"), None)
+    await services.store.record_send_results(
+        inbound_id,
+        results,
+        inbound_status=_inbound_status(results),
+        error_code=first_failure.error_code if first_failure else None,
+        # Groq's failure, when there was one, stays the message's story; Graph's is on the reply rows.
+        error_title=failure or (first_failure.error_title if first_failure else None),
+    )
+    sent_ids = tuple(r.wa_message_id for r in results if r.wa_message_id)
+    if all_sent:
+        logger.info(
+            "WhatsApp message sent successfully",
+            extra={**log_fields, "stage": "send", "parts": len(parts), "ms": ms_since(started)},
+        )
+        return MessageResult(outcome=Outcome.REPLIED, reply=reply, wa_message_ids=sent_ids)
+    logger.error(
+        "WhatsApp send failed",
+        extra={
+            **log_fields,
+            "stage": "send",
+            "error_code": first_failure.error_code if first_failure else None,
+            "error_title": first_failure.error_title if first_failure else None,
+            "ms": ms_since(started),
+        },
+    )
+    return MessageResult(outcome=Outcome.SEND_FAILED, reply=reply, wa_message_ids=sent_ids)
+
+
+async def send_parts(
+    tenant: Tenant,
+    customer_phone: str,
+    parts: list[str],
+    row_ids: list[UUID],
+    services: Services,
+    deadline: Deadline,
+) -> list[SendResult]:
+    """Send the parts in order; after a part fails, the rest are not sent (the order would break)."""
+    assert tenant.whatsapp is not None
+    credentials = tenant.whatsapp
+    results: list[SendResult] = []
+    for part, row_id in zip(parts, row_ids, strict=True):
+        if results and results[-1].status != "sent":
+            results.append(
+                SendResult(
+                    row_id=row_id, wa_message_id=None, status="not_sent", error_title="an earlier part failed"
+                )
+            )
+            continue
+        try:
+            message_id = await with_retries(
+                partial(_send_one, services.whatsapp, credentials, customer_phone, part, deadline),
+                policy=services.graph_policy,
+                deadline=deadline,
+                is_retryable=graph_is_retryable,
+            )
+        except WhatsAppRejected as error:
+            results.append(
+                SendResult(
+                    row_id=row_id,
+                    wa_message_id=None,
+                    status="failed",
+                    error_code=error.code,
+                    error_title=error.title,
+                )
+            )
+        except SendOutcomeUnknown as error:
+            results.append(
+                SendResult(
+                    row_id=row_id,
+                    wa_message_id=None,
+                    status="outcome_unknown",
+                    error_title=f"no answer from Graph: {error}",
+                )
+            )
+        else:
+            results.append(SendResult(row_id=row_id, wa_message_id=message_id, status="sent"))
+    return results
+
+
+# Time kept back from Groq for sending whatever it answers (or the fallback text).
+_SEND_RESERVE_SECONDS = 5.0
+
+
+def _time_for_groq(deadline: Deadline) -> float:
+    remaining = deadline.remaining()
+    return remaining - min(_SEND_RESERVE_SECONDS, remaining / 2)
+
+
+async def _send_one(
+    sender: WhatsAppSender, credentials: WhatsAppCredentials, to: str, text: str, deadline: Deadline
+) -> str:
+    return await sender.send_text(credentials, to, text, time_left=deadline.remaining())
+
+
+def _inbound_status(results: list[SendResult]) -> str:
+    statuses = {result.status for result in results}
+    if statuses == {"sent"}:
+        return "answered"
+    return "outcome_unknown" if "outcome_unknown" in statuses else "failed"
