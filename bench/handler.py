@@ -183,7 +183,8 @@ def _cold_start_ms(env: dict[str, str], event: dict[str, Any]) -> tuple[float, f
         "import starlette.applications, mangum, asyncpg, groq, httpx, boto3;"
         "import cryptography.hazmat.primitives.ciphers.aead; print(time.perf_counter() - t)"
     )
-    cold_runs, dep_runs = [], []
+    cold_runs: list[float] = []
+    dep_runs: list[float] = []
     for _ in range(3):
         for code, runs, args in ((cold, cold_runs, [json.dumps(event)]), (deps, dep_runs, [])):
             out = subprocess.run(

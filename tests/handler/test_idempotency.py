@@ -39,6 +39,8 @@ async def test_same_message_in_two_containers_at_once_is_answered_once(
     groq.slow(0.5, n=1)
     event = envelope_event(meta.text_webhook("Hello", sender=CUSTOMER, business=business_of(tenant)))
 
+    first: object
+    second: object
     first, second = await asyncio.gather(
         container.invoke(event), second_container.invoke(event), return_exceptions=True
     )

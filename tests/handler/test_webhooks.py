@@ -223,7 +223,7 @@ async def test_long_reply_goes_out_as_several_messages(
     assert len(bodies) == 3 and all(len(body) <= 4096 for body in bodies)
     assert "\n\n".join(bodies) == "\n\n".join(paragraphs)
     rows = await db.fetch("SELECT status, wa_message_id FROM customer_conversations WHERE sender = 'bot'")
-    assert sorted(r["wa_message_id"] for r in rows) == sorted(m.wamid for m in graph.delivered)
+    assert sorted(str(r["wa_message_id"]) for r in rows) == sorted(str(m.wamid) for m in graph.delivered)
 
 
 async def test_no_whatsapp_credentials_saves_the_reply_without_sending(

@@ -98,6 +98,7 @@ async def test_migrates_over_seed_tables_keeping_rows(create_database: CreateDat
         )
         assert [reveal(row["access_token"], row["user_id"]) for row in active] == ["EAA-new"]
         groq = await conn.fetchrow("SELECT model, history_length, fallback_text FROM user_groq_config")
+        assert groq is not None
         assert groq["model"] == "llama3-70b-8192"  # kept as it was; `check` reports it retired
         assert groq["history_length"] == 10
         assert groq["fallback_text"].startswith("Désolé")
@@ -141,6 +142,7 @@ async def test_seed_queries_run_verbatim(db: asyncpg.Connection) -> None:
     recent = await db.fetch(queries["recent_messages"])
     assert {r["content_preview"] for r in recent} == {"Hello", "Who?"}
     rate = await db.fetchrow(queries["identification_rate"])
+    assert rate is not None
     assert (rate["total_messages"], rate["identified_messages"]) == (2, 1)
     assert float(rate["success_rate"]) == 50.0
 
@@ -162,6 +164,7 @@ async def test_migration_encrypts_the_seeds_plain_text_secrets(create_database: 
         )
         assert len(values) == 4 and all(row["v"].startswith("enc:v1:") for row in values)
         groq = await conn.fetchrow("SELECT user_id, api_key FROM user_groq_config")
+        assert groq is not None
         keyring = Keyring.from_env()
         assert (
             decrypt_secret(
