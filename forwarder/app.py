@@ -237,12 +237,13 @@ def create_app(
         # A long-running server writes its log lines in batches, off the event loop (never in Lambda,
         # where Mangum runs without lifespan and a frozen container would keep queued lines).
         batched = batch_root_output()
-        # boto3's service models and the rest of start-up live as long as the process: keep them out
+        # boto3's service models and the rest of start-up live as long as the server: keep them out
         # of the garbage collector's full passes, which otherwise stall requests by tens of ms.
         gc.freeze()
         try:
             yield
         finally:
+            gc.unfreeze()
             await lazy.aclose()
             if batched is not None:
                 restore_root_output(*batched)
