@@ -12,6 +12,7 @@ import pytest
 from shared.database import data_dir, start_embedded_postgres, with_database
 from shared.master_keys import new_local_master_key
 from shared.migrate import migrate
+from tests.aws import moto_server
 
 CreateDatabase = Callable[[], Awaitable[str]]
 KMS_REGION = "eu-west-1"
@@ -88,15 +89,8 @@ async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
 @pytest.fixture(scope="session")
 def moto_kms_url() -> Iterator[str]:
     """A KMS API (moto's server) on 127.0.0.1, reached through boto3 with `AWS_ENDPOINT_URL_KMS`."""
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
+    with moto_server() as url:
+        yield url
 
 
 @pytest.fixture

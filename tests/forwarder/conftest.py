@@ -10,10 +10,10 @@ from typing import Any
 import boto3
 import httpx
 import pytest
-from moto.server import ThreadedMotoServer
 
 from forwarder.app import create_app
 from standins.lambda_invoke import LambdaInvokeStandin
+from tests.aws import moto_server
 from tests.forwarder.servers import LiveServer
 from tests.forwarder.support import FUNCTION_NAME, PARKING_BUCKET, SETTINGS
 
@@ -79,13 +79,8 @@ def client() -> Iterator[httpx.Client]:
 @pytest.fixture(scope="module")
 def moto_s3_url() -> Iterator[str]:
     """An S3 API (moto's server) on 127.0.0.1 for the whole module."""
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
+    with moto_server() as url:
+        yield url
 
 
 @pytest.fixture
