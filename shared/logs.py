@@ -61,7 +61,10 @@ def configure_logging(level: str | None = None) -> None:
     """
     level = (level or os.environ.get("LOG_LEVEL", "") or "INFO").upper()
     for name in APP_LOGGERS:
-        logging.getLogger(name).setLevel(level)
+        app_logger = logging.getLogger(name)
+        # Lambda calls this on every invocation; setLevel would empty every logger's cache each time.
+        if app_logger.level != logging.getLevelName(level):
+            app_logger.setLevel(level)
     root = logging.getLogger()
     if any(isinstance(h.formatter, JsonFormatter) for h in root.handlers):
         return
