@@ -70,6 +70,18 @@ def summary_response(summary: BatchSummary) -> JSONResponse:
     return JSONResponse({"success": True, **summary.as_dict()})
 
 
+def signature_refusal(check: SignatureCheck, secret_variable: str) -> Response | None:
+    """None for a valid signature; 503 when we have nothing to check against (our configuration,
+    so the sender should retry once it is fixed), 401 otherwise."""
+    if check is SignatureCheck.VALID:
+        return None
+    if check is SignatureCheck.NO_SECRET:
+        logger.error("cannot verify signatures: setting missing", extra={"setting": secret_variable})
+        return error(503, "not configured")
+    logger.warning("signature rejected", extra={"reason": check.value})
+    return error(401, f"invalid signature ({check.value})")
+
+
 async def guarded(work: Callable[[], Awaitable[Response]]) -> Response:
     """Turn a dependency outage into 503 (retry me), never into a 200 that loses the message."""
     try:
@@ -123,9 +135,8 @@ async def meta_webhook(request: Request) -> Response:
     check = check_signature(
         body, request.headers.get(META_SIGNATURE_HEADER), runtime.settings.meta_app_secrets
     )
-    if check is not SignatureCheck.VALID:
-        logger.warning("webhook signature rejected", extra={"reason": check.value})
-        return error(401, f"invalid signature ({check.value})")
+    if refusal := signature_refusal(check, "META_APP_SECRET"):
+        return refusal
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
@@ -152,9 +163,8 @@ async def forwarded_envelope(request: Request) -> Response:
     body = await request.body()
     secret = runtime.settings.forwarder_handler_secret
     check = check_signature(body, request.headers.get(FORWARDER_SIGNATURE_HEADER), [secret] if secret else [])
-    if check is not SignatureCheck.VALID:
-        logger.warning("envelope signature rejected", extra={"reason": check.value})
-        return error(401, f"invalid forwarder signature ({check.value})")
+    if refusal := signature_refusal(check, "FORWARDER_HANDLER_SECRET"):
+        return refusal
     try:
         envelope = Envelope.from_dict(json.loads(body))
     except (ValueError, InvalidEnvelope) as invalid:

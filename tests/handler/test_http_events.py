@@ -127,3 +127,19 @@ async def test_warm_invocations_reuse_one_database_connection(
     after = await handler_backends()
 
     assert len(before) == 1 and after == before
+
+
+@pytest.mark.parametrize("path", ["/webhook", "/internal/envelope"])
+async def test_signature_check_without_its_secret_configured_is_503(
+    path: str, handler_environment: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("META_APP_SECRET")
+    monkeypatch.delenv("FORWARDER_HANDLER_SECRET")
+    unconfigured = LambdaContainer()  # a fresh container reads the environment anew
+    try:
+        body, headers = meta.signed_request(meta.text_webhook("Hello"), APP_SECRET)
+        response = await unconfigured.invoke(function_url_event("POST", path, body=body, headers=headers))
+    finally:
+        await unconfigured.close()
+    assert response["statusCode"] == 503  # our configuration is missing: the sender should retry
+    assert json.loads(body_of(response)) == {"success": False, "error": "not configured"}
