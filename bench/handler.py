@@ -13,21 +13,19 @@ import socket
 import statistics
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 import asyncpg
 
 from bench import Row
 from bench._keys import ensure_master_key
-from bench.pgproxy import CountingProxy
+from bench.pgproxy import count_round_trips
 from shared.database import PROJECT_ROOT, data_dir, start_embedded_postgres, with_database
 from shared.envelope import Envelope
 from shared.migrate import migrate
@@ -211,7 +209,7 @@ def measure(invocations: int = 1000) -> HandlerFigures:
                 "GROQ_BASE_URL": groq_url,
                 "GRAPH_API_BASE_URL": graph_url,
             }
-            round_trips, first_message_round_trips = _count_round_trips(url, env, numbers)
+            round_trips, first_message_round_trips = count_round_trips(url, env, list(_events(numbers, 102)))
             os.environ.update(env)
             from handler.app import lambda_handler
 
@@ -244,57 +242,6 @@ def measure(invocations: int = 1000) -> HandlerFigures:
         cold_init_ms=cold_ms,
         dependency_import_ms=deps_ms,
     )
-
-
-_RUN_EVENTS = "import json, sys\nfrom handler.app import lambda_handler\nfor event in json.load(sys.stdin):\n    lambda_handler(event, None)\n"
-
-
-def _count_round_trips(
-    url: str, env: dict[str, str], numbers: list[str], messages: int = 100
-) -> tuple[float, int]:
-    """Round trips per warm message, counted by a proxy in front of Postgres.
-
-    Two fresh processes: one handles one message, the other 1 + `messages`; the difference divided
-    by `messages` is what a warm message costs (connecting and first-time statement preparation
-    cancel out). Also returns the first message's count, connection set-up included.
-    """
-    host = parse_qs(urlsplit(url).query).get("host", [""])[0]
-    parts = urlsplit(url)
-    if host:
-        proxy = CountingProxy(unix_socket=str(Path(host) / f".s.PGSQL.{parts.port or 5432}"))
-    else:
-        proxy = CountingProxy(host=parts.hostname or "127.0.0.1", port=parts.port or 5432)
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    asyncio.run_coroutine_threadsafe(proxy.start(), loop).result()
-    child_env = {
-        **env,
-        "DATABASE_URL": f"postgresql://{parts.username or 'postgres'}@127.0.0.1:{proxy.listen_port}{parts.path}",
-    }
-    events = list(_events(numbers, messages + 2))
-
-    def round_trips_for(batch: list[dict[str, Any]]) -> int:
-        proxy.counts.round_trips = 0
-        subprocess.run(
-            [PYTHON, "-c", _RUN_EVENTS],
-            input=json.dumps(batch),
-            cwd=PROJECT_ROOT,
-            env=child_env,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        return proxy.counts.round_trips
-
-    try:
-        one = round_trips_for(events[:1])
-        many = round_trips_for(events[1:])
-        return (many - one) / messages, one
-    finally:
-        asyncio.run_coroutine_threadsafe(proxy.stop(), loop).result()
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout=5)
 
 
 def run() -> list[Row]:

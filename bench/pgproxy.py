@@ -8,8 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import subprocess
+import sys
 import threading
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from shared.database import PROJECT_ROOT
 
 
 @dataclass
@@ -70,3 +78,51 @@ class CountingProxy:
         await asyncio.gather(
             pump(client_reader, upstream_writer, "client"), pump(upstream_reader, client_writer, "server")
         )
+
+
+_RUN_EVENTS = "import json, sys\nfrom handler.app import lambda_handler\nfor event in json.load(sys.stdin):\n    lambda_handler(event, None)\n"
+
+
+def count_round_trips(url: str, env: dict[str, str], events: list[dict[str, Any]]) -> tuple[float, int]:
+    """Round trips per warm message of the handler, counted by a proxy in front of Postgres.
+
+    Two fresh processes: one handles `events[0]`, the other the rest; the difference divided by
+    their number less one is what a warm message costs (connecting and first-time statement
+    preparation cancel out). Also returns the first message's count, connection set-up included.
+    """
+    host = parse_qs(urlsplit(url).query).get("host", [""])[0]
+    parts = urlsplit(url)
+    if host:
+        proxy = CountingProxy(unix_socket=str(Path(host) / f".s.PGSQL.{parts.port or 5432}"))
+    else:
+        proxy = CountingProxy(host=parts.hostname or "127.0.0.1", port=parts.port or 5432)
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    asyncio.run_coroutine_threadsafe(proxy.start(), loop).result()
+    child_env = {
+        **env,
+        "DATABASE_URL": f"postgresql://{parts.username or 'postgres'}@127.0.0.1:{proxy.listen_port}{parts.path}",
+    }
+
+    def round_trips_for(batch: list[dict[str, Any]]) -> int:
+        proxy.counts.round_trips = 0
+        subprocess.run(
+            [sys.executable, "-c", _RUN_EVENTS],
+            input=json.dumps(batch),
+            cwd=PROJECT_ROOT,
+            env=child_env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return proxy.counts.round_trips
+
+    try:
+        one = round_trips_for(events[:1])
+        many = round_trips_for(events[1:])
+        return (many - one) / (len(events) - 2), one
+    finally:
+        asyncio.run_coroutine_threadsafe(proxy.stop(), loop).result()
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=5)
