@@ -52,10 +52,18 @@ class PayloadProof:
     def seed_relay(cls) -> PayloadProof:
         return cls(ProofKind.SEED_RELAY)
 
+    @property
+    def needs_no_tenant_secret(self) -> bool:
+        """Vouched for by other means than the tenant's own app secret (see the rule above)."""
+        return self.kind in (ProofKind.FORWARDER_SPLIT, ProofKind.SEED_RELAY)
+
     def allows(self, tenant: Tenant) -> bool:
         """May this payload drive `tenant`'s number?"""
-        app_secret = tenant.whatsapp.app_secret if tenant.whatsapp is not None else None
-        if not app_secret or self.kind in (ProofKind.FORWARDER_SPLIT, ProofKind.SEED_RELAY):
+        return self.allows_secret(tenant.whatsapp.app_secret if tenant.whatsapp is not None else None)
+
+    def allows_secret(self, app_secret: str | None) -> bool:
+        """May this payload act for a tenant whose own Meta app secret is `app_secret` (None: none)?"""
+        if not app_secret or self.needs_no_tenant_secret:
             return True
         if self.kind is ProofKind.UNSIGNED or self.body is None:
             return False

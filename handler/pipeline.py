@@ -36,7 +36,7 @@ async def process_batch(
         result = await answer_message(message, services, deadline, proof=proof)
         summary.count(result.outcome)
     for status in batch.statuses:
-        if await services.store.apply_status(status):
+        if await services.store.apply_status(status, proof):
             summary.statuses_applied += 1
         else:
             summary.statuses_unmatched += 1

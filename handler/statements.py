@@ -102,16 +102,26 @@ SET status = $2, error_code = $3, error_title = $4, lease_expires_at = NULL, upd
 WHERE id = $1
 """
 
-# Statuses arrive out of order (read before delivered); only a later stage overwrites.
+# Statuses arrive out of order (read before delivered); only a later stage overwrites. A tenant
+# with its own Meta app secret is updated only when the caller vouches for the payload ($6), else
+# the row comes back with the secret's ciphertext so the caller can check and try again.
 APPLY_STATUS = """
-UPDATE customer_conversations AS c
-SET status = $3, error_code = $4, error_title = $5, updated_at = now()
-FROM user_whatsapp_config AS w
-WHERE w.phone_number_id = $1 AND w.is_active
-  AND c.user_id = w.user_id AND c.wa_message_id = $2 AND c.sender = 'bot'
-  AND coalesce(array_position(ARRAY['sending', 'sent', 'delivered', 'read', 'failed'], c.status), 0)
-      < array_position(ARRAY['sending', 'sent', 'delivered', 'read', 'failed'], $3)
-RETURNING c.id
+WITH target AS (
+    SELECT c.id, w.user_id, w.app_secret
+    FROM user_whatsapp_config AS w
+    JOIN customer_conversations AS c ON c.user_id = w.user_id
+    WHERE w.phone_number_id = $1 AND w.is_active AND c.wa_message_id = $2 AND c.sender = 'bot'
+),
+updated AS (
+    UPDATE customer_conversations AS c
+    SET status = $3, error_code = $4, error_title = $5, updated_at = now()
+    FROM target AS t
+    WHERE c.id = t.id AND (t.app_secret IS NULL OR $6)
+      AND coalesce(array_position(ARRAY['sending', 'sent', 'delivered', 'read', 'failed'], c.status), 0)
+          < array_position(ARRAY['sending', 'sent', 'delivered', 'read', 'failed'], $3)
+    RETURNING c.id
+)
+SELECT (SELECT count(*) FROM updated) AS applied, t.user_id, t.app_secret FROM target AS t
 """
 
 FIND_TENANT_BY_USER_ID = f"""

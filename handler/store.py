@@ -18,10 +18,12 @@ from uuid import UUID
 import asyncpg
 
 from handler import statements as sql
+from handler.payload_proof import PayloadProof
 from handler.prompt import Turn
 from handler.secrets import SecretOpener, TenantSecrets
 from handler.tenants import AssistantSettings, GroqConfig, Tenant, WhatsAppCredentials
 from shared.master_keys import Keyring, MasterKeyUnavailable
+from shared.secrets_crypto import SecretColumn
 from shared.web_chat_keys import web_chat_key_matches
 from shared.webhook import DeliveryStatus, StatusUpdate
 
@@ -246,20 +248,32 @@ class ConversationStore:
     ) -> None:
         await self._pool.execute(sql.FINISH_MESSAGE, inbound_id, status, error_code, error_title)
 
-    async def apply_status(self, update: StatusUpdate) -> bool:
-        """Record a delivery status on the reply it names; False when no reply matched."""
+    async def apply_status(self, update: StatusUpdate, proof: PayloadProof) -> bool:
+        """Record a delivery status on the reply it names; False when no reply matched, the status
+        is older than the one recorded, or the payload is not proven for the tenant's own app."""
         if update.status in (DeliveryStatus.UNKNOWN, DeliveryStatus.DELETED):
             return False
+        row = await self._apply_status(update, vouched=proof.needs_no_tenant_secret)
+        if row is None or row["applied"] or row["app_secret"] is None:
+            return bool(row is not None and row["applied"])
+        # A tenant with its own app secret: only payloads signed with it may change its rows.
+        app_secret = await self._secrets.reveal(row["app_secret"], SecretColumn.APP_SECRET, row["user_id"])
+        if not proof.allows_secret(app_secret):
+            return False
+        row = await self._apply_status(update, vouched=True)
+        return bool(row is not None and row["applied"])
+
+    async def _apply_status(self, update: StatusUpdate, *, vouched: bool) -> asyncpg.Record | None:
         error = update.errors[0] if update.errors else None
-        row = await self._pool.fetchrow(
+        return await self._pool.fetchrow(
             sql.APPLY_STATUS,
             update.phone_number_id,
             update.message_id,
             update.status.value,
             error.code if error else None,
             error.title if error else None,
+            vouched,
         )
-        return row is not None
 
     async def find_tenant_by_user_id(self, user_id: UUID) -> Tenant | None:
         row = await self._pool.fetchrow(sql.FIND_TENANT_BY_USER_ID, user_id)

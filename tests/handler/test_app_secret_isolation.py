@@ -104,3 +104,26 @@ async def test_meta_calling_the_handler_directly_is_held_to_the_same_rule(
     assert response["statusCode"] == 200
     assert json.loads(response["body"])["messages"] == {"refused": 1}
     assert graph.requests == []
+
+
+async def test_status_updates_for_the_tenant_need_its_own_secret_too(
+    db: asyncpg.Connection, container: LambdaContainer, graph: GraphStandIn
+) -> None:
+    tenant = await add_tenant(db, 1, app_secret=OWN_SECRET)
+    await container.invoke(envelope(payload_for(tenant), OWN_SECRET))
+    [sent] = graph.delivered
+    assert sent.wamid is not None
+
+    def read_receipt() -> dict[str, Any]:
+        return meta.webhook_payload(
+            meta.statuses_change(meta.status(sent.wamid or "", "read"), business=business_of(tenant))
+        )
+
+    async def reply_status() -> str:
+        return str(await db.fetchval("SELECT status FROM customer_conversations WHERE sender = 'bot'"))
+
+    forged = await container.invoke(envelope(read_receipt(), APP_SECRET))
+    assert forged["statuses_unmatched"] == 1 and await reply_status() == "sent"
+
+    genuine = await container.invoke(envelope(read_receipt(), OWN_SECRET))
+    assert genuine["statuses_applied"] == 1 and await reply_status() == "read"
