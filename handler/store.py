@@ -60,6 +60,17 @@ class NewMessage:
     message_type: str
     meta_timestamp: datetime | None
 
+    def parameters(self) -> tuple[object, ...]:
+        """$1–$6 of the statements that record an inbound message, in their order."""
+        return (
+            self.phone_number_id,
+            self.customer_phone,
+            self.content,
+            self.wa_message_id,
+            self.message_type,
+            self.meta_timestamp,
+        )
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SendResult:
@@ -136,16 +147,7 @@ class ConversationStore:
         return tenant_from_row(row, secrets)
 
     async def claim_message(self, message: NewMessage, *, lease_seconds: float) -> Claim:
-        row = await self._pool.fetchrow(
-            sql.CLAIM_MESSAGE,
-            message.phone_number_id,
-            message.customer_phone,
-            message.content,
-            message.wa_message_id,
-            message.message_type,
-            message.meta_timestamp,
-            lease_seconds,
-        )
+        row = await self._pool.fetchrow(sql.CLAIM_MESSAGE, *message.parameters(), lease_seconds)
         if row is None:
             return Claim(outcome=ClaimOutcome.NO_TENANT)
         try:
@@ -185,15 +187,7 @@ class ConversationStore:
         return row["inbound_id"], _history(row["history"])
 
     async def record_unidentified(self, message: NewMessage) -> None:
-        await self._pool.execute(
-            sql.RECORD_UNIDENTIFIED,
-            message.phone_number_id,
-            message.customer_phone,
-            message.content,
-            message.wa_message_id,
-            message.message_type,
-            message.meta_timestamp,
-        )
+        await self._pool.execute(sql.RECORD_UNIDENTIFIED, *message.parameters())
 
     async def record_reply(
         self,
