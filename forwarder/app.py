@@ -31,7 +31,7 @@ from forwarder.settings import ForwarderSettings
 from forwarder.split import plan_handoff
 from forwarder.transport import Transport
 from shared.logs import mask_phone
-from shared.signature import META_SIGNATURE_HEADER, SignatureCheck, check_signature
+from shared.signature import META_SIGNATURE_HEADER, SignatureCheck, Verification, verify_signature
 from shared.types import LambdaContext
 from shared.webhook import WebhookBatch, is_whatsapp_payload, parse_webhook
 
@@ -63,20 +63,29 @@ async def verify_subscription(request: Request) -> Response:
 async def receive_webhook(request: Request) -> Response:
     received_at = time.time()
     runtime = request_runtime(request)
-    body = await _verified_body(request, runtime.settings)
-    if isinstance(body, Response):
-        return body
+    verified = await _verified_body(request, runtime.settings)
+    if isinstance(verified, Response):
+        return verified
+    body, verification = verified
     parsed = _whatsapp_payload(body)
     if isinstance(parsed, Response):
         return parsed
     text, payload = parsed
     signature = request.headers.get(META_SIGNATURE_HEADER)
     return await _hand_off(
-        runtime, text, payload, signature=signature, received_at=received_at, size=len(body)
+        runtime,
+        text,
+        payload,
+        signature=signature,
+        verified_by=verification.key_id,
+        received_at=received_at,
+        size=len(body),
     )
 
 
-async def _verified_body(request: Request, settings: ForwarderSettings) -> bytes | Response:
+async def _verified_body(
+    request: Request, settings: ForwarderSettings
+) -> tuple[bytes, Verification] | Response:
     """The raw body if it is within the size limit and signed by one of our Meta apps."""
     limit = settings.max_body_bytes
     declared = _declared_length(request)
@@ -91,7 +100,10 @@ async def _verified_body(request: Request, settings: ForwarderSettings) -> bytes
     if body is None:
         logger.warning("Rejected webhook: body too large", extra={"limit": limit})
         return PlainTextResponse("payload too large", status_code=413)
-    check = check_signature(body, request.headers.get(META_SIGNATURE_HEADER), settings.meta_app_secrets)
+    verification = verify_signature(
+        body, request.headers.get(META_SIGNATURE_HEADER), settings.meta_app_secrets
+    )
+    check = verification.check
     if check is SignatureCheck.NO_SECRET:
         logger.error("Cannot verify webhook: META_APP_SECRET is not set")
         return PlainTextResponse("not configured", status_code=503)
@@ -100,7 +112,7 @@ async def _verified_body(request: Request, settings: ForwarderSettings) -> bytes
             "Rejected webhook: invalid signature", extra={"reason": str(check), "bytes": len(body)}
         )
         return PlainTextResponse("invalid signature", status_code=401)
-    return body
+    return body, verification
 
 
 def _whatsapp_payload(body: bytes) -> tuple[str, dict[str, Any]] | Response:
@@ -129,6 +141,7 @@ async def _hand_off(
     payload: dict[str, Any],
     *,
     signature: str | None,
+    verified_by: str | None,
     received_at: float,
     size: int,
 ) -> Response:
@@ -140,7 +153,12 @@ async def _hand_off(
     batch = parse_webhook(payload)
     _log_incoming(batch)
     planned = plan_handoff(
-        text, payload, signature=signature, received_at=received_at, invoke_max_bytes=runtime.invoke_max_bytes
+        text,
+        payload,
+        signature=signature,
+        verified_by=verified_by,
+        received_at=received_at,
+        invoke_max_bytes=runtime.invoke_max_bytes,
     )
     logger.info(
         "Forwarding to handler",

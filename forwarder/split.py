@@ -31,6 +31,7 @@ class OversizedPart:
 
     body: bytes
     signature: str | None
+    verified_by: str | None
     part: int
     parts: int
     received_at: float
@@ -39,6 +40,7 @@ class OversizedPart:
         return Envelope(
             parked=parked,
             signature=self.signature,
+            verified_by=self.verified_by,
             received_at=self.received_at,
             part=self.part,
             parts=self.parts,
@@ -53,11 +55,17 @@ def plan_handoff(
     payload: Mapping[str, Any],
     *,
     signature: str | None,
+    verified_by: str | None,
     received_at: float,
     invoke_max_bytes: int,
 ) -> tuple[PlannedPart, ...]:
-    """The parts to hand off for one verified webhook; together they carry all of it."""
-    whole = Envelope(body=raw_body, signature=signature, received_at=received_at).to_json()
+    """The parts to hand off for one verified webhook; together they carry all of it.
+
+    Every part names the app secret that verified the whole (`verified_by`): a part has no
+    signature of its own, and the handler holds it to the same per-tenant rule as the whole."""
+    whole = Envelope(
+        body=raw_body, signature=signature, verified_by=verified_by, received_at=received_at
+    ).to_json()
     if len(whole) <= invoke_max_bytes:
         return (ReadyPart(payload=whole, part=0, parts=1),)
     bodies = split_by_change(payload)
@@ -65,12 +73,19 @@ def plan_handoff(
         # Parking the original bytes keeps Meta's signature valid for the handler to check.
         return (
             OversizedPart(
-                body=raw_body.encode(), signature=signature, part=0, parts=1, received_at=received_at
+                body=raw_body.encode(),
+                signature=signature,
+                verified_by=verified_by,
+                part=0,
+                parts=1,
+                received_at=received_at,
             ),
         )
     planned: list[PlannedPart] = []
     for index, body in enumerate(bodies):
-        envelope = Envelope(body=body, received_at=received_at, part=index, parts=len(bodies)).to_json()
+        envelope = Envelope(
+            body=body, verified_by=verified_by, received_at=received_at, part=index, parts=len(bodies)
+        ).to_json()
         if len(envelope) <= invoke_max_bytes:
             planned.append(ReadyPart(payload=envelope, part=index, parts=len(bodies)))
         else:
@@ -78,6 +93,7 @@ def plan_handoff(
                 OversizedPart(
                     body=body.encode(),
                     signature=None,
+                    verified_by=verified_by,
                     part=index,
                     parts=len(bodies),
                     received_at=received_at,

@@ -18,12 +18,7 @@ logger = logging.getLogger("handler")
 
 async def process_envelope(envelope: Envelope, services: Services, deadline: Deadline) -> BatchSummary:
     raw = envelope.body if envelope.body is not None else await read_parked_body(_parked(envelope))
-    # A whole payload (inline or parked) is Meta's original bytes; a part of a split one is not.
-    proof = (
-        PayloadProof.signed(raw.encode(), envelope.signature)
-        if envelope.parts == 1
-        else PayloadProof.split_part()
-    )
+    proof = PayloadProof.from_envelope(envelope, raw)
     return await process_payload_text(
         raw, services, deadline, part=f"{envelope.part + 1}/{envelope.parts}", proof=proof
     )

@@ -28,6 +28,7 @@ from shared.signature import (
     META_SIGNATURE_HEADER,
     SignatureCheck,
     check_signature,
+    verify_signature,
 )
 
 logger = logging.getLogger("handler")
@@ -132,10 +133,10 @@ async def meta_webhook(request: Request) -> Response:
     """Meta calling the handler directly: the same signature check as the forwarder's."""
     runtime = await get_runtime()
     body = await request.body()
-    check = check_signature(
+    verification = verify_signature(
         body, request.headers.get(META_SIGNATURE_HEADER), runtime.settings.meta_app_secrets
     )
-    if refusal := signature_refusal(check, "META_APP_SECRET"):
+    if refusal := signature_refusal(verification.check, "META_APP_SECRET"):
         return refusal
     try:
         text = body.decode("utf-8")
@@ -148,7 +149,9 @@ async def meta_webhook(request: Request) -> Response:
                 text,
                 runtime.services,
                 request_deadline(request, runtime),
-                proof=PayloadProof.signed(body, request.headers.get(META_SIGNATURE_HEADER)),
+                proof=PayloadProof.signed(
+                    body, request.headers.get(META_SIGNATURE_HEADER), verified_by=verification.key_id
+                ),
             )
         except InvalidEnvelope as invalid:
             return error(400, str(invalid))

@@ -247,7 +247,7 @@ class ConversationStore:
         is older than the one recorded, or the payload is not proven for the tenant's own app."""
         if update.status in (DeliveryStatus.UNKNOWN, DeliveryStatus.DELETED):
             return False
-        row = await self._apply_status(update, vouched=proof.needs_no_tenant_secret)
+        row = await self._apply_status(update, vouched=False)
         if row is None or row["applied"] or row["app_secret"] is None:
             return bool(row is not None and row["applied"])
         # A tenant with its own app secret: only payloads signed with it may change its rows.

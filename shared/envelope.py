@@ -28,12 +28,15 @@ class Envelope:
     """One hand-off. Exactly one of `body` and `parked` is set.
 
     `signature` is Meta's header for `body` when `body` is the original request; a part of a
-    split payload has no signature of its own (the forwarder verified the whole before splitting).
+    split payload has no signature of its own. `verified_by` names (by `shared.signature.
+    secret_key_id`, never the secret) the app secret the forwarder verified the whole payload with,
+    so the handler can apply the per-tenant app secret rule to parts as to whole payloads.
     """
 
     body: str | None = None
     parked: ParkedBody | None = None
     signature: str | None = None
+    verified_by: str | None = None
     received_at: float
     part: int = 0
     parts: int = 1
@@ -50,6 +53,7 @@ class Envelope:
             "version": ENVELOPE_VERSION,
             "received_at": self.received_at,
             "signature": self.signature,
+            "verified_by": self.verified_by,
             "part": self.part,
             "parts": self.parts,
         }
@@ -77,6 +81,7 @@ class Envelope:
         parked_raw = event.get("parked")
         received_at = event.get("received_at")
         signature = event.get("signature")
+        verified_by = event.get("verified_by")
         part, parts = event.get("part", 0), event.get("parts", 1)
         if body is not None and not isinstance(body, str):
             raise InvalidEnvelope("`body` must be a string")
@@ -84,6 +89,8 @@ class Envelope:
             raise InvalidEnvelope("`received_at` must be a number of seconds since the epoch")
         if signature is not None and not isinstance(signature, str):
             raise InvalidEnvelope("`signature` must be a string or null")
+        if verified_by is not None and not (isinstance(verified_by, str) and 0 < len(verified_by) <= 64):
+            raise InvalidEnvelope("`verified_by` must be a key id (a short string) or null")
         if not isinstance(part, int) or not isinstance(parts, int):
             raise InvalidEnvelope("`part` and `parts` must be integers")
         parked = None
@@ -97,6 +104,7 @@ class Envelope:
             body=body,
             parked=parked,
             signature=signature,
+            verified_by=verified_by,
             received_at=float(received_at),
             part=part,
             parts=parts,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Sequence
+from dataclasses import dataclass
 from enum import StrEnum
 
 META_SIGNATURE_HEADER = "x-hub-signature-256"
@@ -27,20 +28,48 @@ def sign(secret: str, body: bytes) -> str:
     return _PREFIX + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-def check_signature(body: bytes, header: str | None, secrets: Sequence[str]) -> SignatureCheck:
+@dataclass(frozen=True, slots=True)
+class Verification:
+    """The outcome of a signature check, and which secret produced the signature (by key id only)."""
+
+    check: SignatureCheck
+    key_id: str | None = None  # set when `check` is VALID
+
+    @property
+    def valid(self) -> bool:
+        return self.check is SignatureCheck.VALID
+
+
+def secret_key_id(secret: str) -> str:
+    """A stable name for an app secret that does not reveal it: a truncated SHA-256 of the secret.
+
+    The forwarder tells the handler which of `META_APP_SECRET` verified a payload by this id, so the
+    handler can hold a part of a split payload to the same per-tenant rule as the whole."""
+    return "ks1-" + hashlib.sha256(b"whatsapp-assistant app secret id v1|" + secret.encode()).hexdigest()[:24]
+
+
+def verify_signature(body: bytes, header: str | None, secrets: Sequence[str]) -> Verification:
     """Compare `header` with the signature of `body` under each secret, in constant time."""
     if not secrets:
-        return SignatureCheck.NO_SECRET
+        return Verification(SignatureCheck.NO_SECRET)
     if header is None or not header.strip():
-        return SignatureCheck.MISSING
+        return Verification(SignatureCheck.MISSING)
     value = header.strip()
     digest = value[len(_PREFIX) :].lower()
     # Not bytes.fromhex: it skips whitespace, so "ab cd …" would pass as well formed.
     if not value.lower().startswith(_PREFIX) or len(digest) != _HEX_LENGTH or not _HEX.issuperset(digest):
-        return SignatureCheck.MALFORMED
+        return Verification(SignatureCheck.MALFORMED)
     # Check every secret even after a match, so timing does not tell which app signed.
-    matched = False
+    matched: str | None = None
     for secret in secrets:
         expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-        matched |= hmac.compare_digest(expected, digest)
-    return SignatureCheck.VALID if matched else SignatureCheck.MISMATCH
+        if hmac.compare_digest(expected, digest) and matched is None:
+            matched = secret
+    if matched is None:
+        return Verification(SignatureCheck.MISMATCH)
+    return Verification(SignatureCheck.VALID, secret_key_id(matched))
+
+
+def check_signature(body: bytes, header: str | None, secrets: Sequence[str]) -> SignatureCheck:
+    """`verify_signature` when only the verdict matters."""
+    return verify_signature(body, header, secrets).check

@@ -12,6 +12,7 @@ from forwarder.split import OversizedPart, ReadyPart, plan_handoff, split_by_cha
 from shared.envelope import Envelope, ParkedBody
 
 LIMIT = 4096
+KEY_ID = "ks1-0123456789abcdef01234567"
 texts = st.text(alphabet=st.characters(codec="utf-8"), max_size=600)
 changes = st.fixed_dictionaries(
     {
@@ -39,7 +40,9 @@ def pairs(payload: Any) -> list[tuple[Any, Any]]:
 @given(payloads)
 def test_the_parts_together_are_the_payload(payload: dict[str, Any]) -> None:
     raw = json.dumps(payload, ensure_ascii=False)
-    planned = plan_handoff(raw, payload, signature="sha256=x", received_at=1.0, invoke_max_bytes=LIMIT)
+    planned = plan_handoff(
+        raw, payload, signature="sha256=x", verified_by=KEY_ID, received_at=1.0, invoke_max_bytes=LIMIT
+    )
 
     bodies: list[Any] = []
     for part in planned:
@@ -48,11 +51,13 @@ def test_the_parts_together_are_the_payload(payload: dict[str, Any]) -> None:
             assert len(part.payload) <= LIMIT
             envelope = Envelope.from_dict(json.loads(part.payload))
             assert envelope.part == part.part and envelope.received_at == 1.0
+            assert envelope.verified_by == KEY_ID  # every part names the key that verified the whole
             bodies.append(json.loads(envelope.body or ""))
         else:
             assert isinstance(part, OversizedPart)
             parked = json.loads(part.envelope(ParkedBody(bucket="b", key="k")))
             assert parked["parked"] == {"bucket": "b", "key": "k"} and "body" not in parked
+            assert parked["verified_by"] == KEY_ID
             bodies.append(json.loads(part.body))
     if len(planned) == 1:
         assert bodies == [payload]
@@ -63,7 +68,14 @@ def test_the_parts_together_are_the_payload(payload: dict[str, Any]) -> None:
 
 def test_a_payload_that_fits_goes_as_is_with_its_signature() -> None:
     raw = '{"object": "whatsapp_business_account",   "entry": []}'
-    [part] = plan_handoff(raw, json.loads(raw), signature="sha256=s", received_at=2.0, invoke_max_bytes=LIMIT)
+    [part] = plan_handoff(
+        raw,
+        json.loads(raw),
+        signature="sha256=s",
+        verified_by=KEY_ID,
+        received_at=2.0,
+        invoke_max_bytes=LIMIT,
+    )
 
     assert isinstance(part, ReadyPart)
     envelope = Envelope.from_dict(json.loads(part.payload))
@@ -74,10 +86,12 @@ def test_a_payload_that_cannot_be_split_without_loss_is_parked_whole_and_signed(
     payload = {"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{"v": "x" * 5000}]}]}
     raw = json.dumps(payload)
 
-    [part] = plan_handoff(raw, payload, signature="sha256=s", received_at=0.0, invoke_max_bytes=LIMIT)
+    [part] = plan_handoff(
+        raw, payload, signature="sha256=s", verified_by=KEY_ID, received_at=0.0, invoke_max_bytes=LIMIT
+    )
 
     assert isinstance(part, OversizedPart)
-    assert (part.body, part.signature, part.parts) == (raw.encode(), "sha256=s", 1)
+    assert (part.body, part.signature, part.verified_by, part.parts) == (raw.encode(), "sha256=s", KEY_ID, 1)
 
 
 def test_split_refuses_anything_it_would_lose() -> None:
@@ -94,7 +108,9 @@ def test_split_refuses_anything_it_would_lose() -> None:
 
 def test_a_lone_surrogate_escape_survives_the_split() -> None:
     raw = '{"object":"o","entry":[{"changes":[{"t":"\\ud800' + "x" * 5000 + '"},{"t":"ok"}]}]}'
-    planned = plan_handoff(raw, json.loads(raw), signature=None, received_at=0.0, invoke_max_bytes=LIMIT)
+    planned = plan_handoff(
+        raw, json.loads(raw), signature=None, verified_by=KEY_ID, received_at=0.0, invoke_max_bytes=LIMIT
+    )
 
     assert len(planned) == 2
     oversized = planned[0]

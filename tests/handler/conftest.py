@@ -16,6 +16,8 @@ from handler.app import lambda_handler
 from handler.runtime import reset_container
 from standins.graph import GraphStandIn
 from standins.groq import GroqStandIn
+from standins.lambda_invoke import LambdaInvokeStandin
+from tests.handler.system import FUNCTION, close_container, handler_function
 
 
 @dataclass
@@ -93,6 +95,36 @@ async def container(handler_environment: dict[str, str]) -> AsyncIterator[Lambda
     lambda_container = LambdaContainer()
     yield lambda_container
     await lambda_container.close()
+
+
+@pytest.fixture(scope="session")
+def session_lambdas(handler_environment: dict[str, str]) -> Iterator[LambdaInvokeStandin]:
+    """The Lambda Invoke API with the handler registered, as the forwarder's boto3 reaches it."""
+    with (
+        LambdaInvokeStandin(
+            {FUNCTION: handler_function},
+            max_retry_attempts=2,
+            retry_delay_seconds=0.2,
+            function_timeout_seconds=20.0,
+        ) as lambdas,
+        pytest.MonkeyPatch.context() as patch,
+    ):
+        for name, value in {
+            "AWS_ENDPOINT_URL_LAMBDA": lambdas.endpoint_url,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }.items():
+            patch.setenv(name, value)
+        yield lambdas
+        close_container()
+
+
+@pytest.fixture
+def lambdas(session_lambdas: LambdaInvokeStandin) -> LambdaInvokeStandin:
+    session_lambdas.wait_idle(timeout=30)
+    session_lambdas.reset()
+    return session_lambdas
 
 
 @pytest.fixture(autouse=True)

@@ -9,7 +9,7 @@ from typing import Any
 import asyncpg
 
 from shared.envelope import Envelope
-from shared.signature import sign
+from shared.signature import secret_key_id, sign
 from standins import meta
 from standins.graph import GraphStandIn
 from standins.groq import GroqStandIn
@@ -31,10 +31,24 @@ def payload_for(*tenants: SeededTenant) -> dict[str, Any]:
     return meta.webhook_payload(*changes)
 
 
-def envelope(payload: object, secret: str | None, *, part: int = 0, parts: int = 1) -> dict[str, Any]:
+def envelope(
+    payload: object,
+    secret: str | None,
+    *,
+    part: int = 0,
+    parts: int = 1,
+    verified_by: str | None = None,
+) -> dict[str, Any]:
     body = json.dumps(payload, separators=(",", ":"))
-    signature = sign(secret, body.encode()) if secret else None
-    return Envelope(body=body, signature=signature, received_at=time.time(), part=part, parts=parts).to_dict()
+    signature = sign(secret, body.encode()) if secret and parts == 1 else None
+    return Envelope(
+        body=body,
+        signature=signature,
+        verified_by=verified_by,
+        received_at=time.time(),
+        part=part,
+        parts=parts,
+    ).to_dict()
 
 
 async def test_a_payload_signed_for_another_app_cannot_drive_the_tenants_number(
@@ -75,21 +89,36 @@ async def test_in_one_batch_only_the_tenant_with_its_own_secret_is_refused(
     assert [sent.phone_number_id for sent in graph.delivered] == [shared.phone_number_id]
 
 
-async def test_an_unsigned_whole_payload_is_refused_but_a_split_part_is_trusted(
+async def test_an_unsigned_whole_payload_is_refused(
     db: asyncpg.Connection, container: LambdaContainer, graph: GraphStandIn
 ) -> None:
     tenant = await add_tenant(db, 1, app_secret=OWN_SECRET)
 
     unsigned = await container.invoke(envelope(payload_for(tenant), None))
     raw = await container.invoke(payload_for(tenant))  # a raw Meta payload invoked directly
-    part = await container.invoke(envelope(payload_for(tenant), None, part=1, parts=2))
 
-    assert (unsigned["messages"], raw["messages"], part["messages"]) == (
+    assert (unsigned["messages"], raw["messages"]) == ({"refused": 1}, {"refused": 1})
+    assert graph.requests == []
+
+
+async def test_a_split_part_is_trusted_only_when_the_tenants_own_key_verified_the_whole(
+    db: asyncpg.Connection, container: LambdaContainer, graph: GraphStandIn
+) -> None:
+    tenant = await add_tenant(db, 1, app_secret=OWN_SECRET)
+
+    def part(verified_by: str | None) -> dict[str, Any]:
+        return envelope(payload_for(tenant), None, part=1, parts=2, verified_by=verified_by)
+
+    no_key = await container.invoke(part(None))
+    other_key = await container.invoke(part(secret_key_id(APP_SECRET)))
+    own_key = await container.invoke(part(secret_key_id(OWN_SECRET)))
+
+    assert (no_key["messages"], other_key["messages"], own_key["messages"]) == (
         {"refused": 1},
         {"refused": 1},
         {"replied": 1},
     )
-    assert len(graph.delivered) == 1
+    assert [sent.token for sent in graph.delivered] == [tenant.access_token]
 
 
 async def test_meta_calling_the_handler_directly_is_held_to_the_same_rule(
