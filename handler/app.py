@@ -52,7 +52,7 @@ app = Starlette(
         Route("/webhook", http_routes.meta_webhook, methods=["POST"]),
         Route("/internal/envelope", http_routes.forwarded_envelope, methods=["POST"]),
         Route("/functions/v1/api-chatbot", http_routes.seed_chatbot, methods=["POST"]),
-        Route("/chat", http_routes.seed_chatbot, methods=["POST"]),
+        Route("/chat", http_routes.web_chat, methods=["POST"]),
     ],
     lifespan=lifespan,
     max_body_size=MAX_REQUEST_BYTES,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 
 from handler.outcomes import BatchSummary, Services
@@ -11,6 +10,7 @@ from handler.payload_proof import PayloadProof
 from handler.pipeline import process_batch
 from handler.retry import Deadline
 from shared.envelope import Envelope, InvalidEnvelope, ParkedBody
+from shared.json_body import MalformedJson, parse_json_body
 from shared.webhook import MalformedWebhook, is_whatsapp_payload, parse_webhook
 
 logger = logging.getLogger("handler")
@@ -28,9 +28,9 @@ async def process_payload_text(
     raw: str, services: Services, deadline: Deadline, *, proof: PayloadProof, part: str = "1/1"
 ) -> BatchSummary:
     try:
-        payload = json.loads(raw)
-    except ValueError:
-        raise InvalidEnvelope("the envelope's body is not JSON") from None
+        payload = parse_json_body(raw)
+    except MalformedJson as malformed:
+        raise InvalidEnvelope(str(malformed)) from None
     if not is_whatsapp_payload(payload):
         logger.info("payload is not a WhatsApp Business Account change, dropped")
         return BatchSummary()

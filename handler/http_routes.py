@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -19,9 +18,10 @@ from handler.payload_proof import PayloadProof
 from handler.retry import Deadline
 from handler.runtime import Runtime, get_runtime
 from handler.seed_flow import answer_seed_request
-from handler.seed_request import InvalidRequest, parse_seed_request
+from handler.seed_request import SeedRequest, parse_seed_request
 from shared import SERVICE_VERSION
 from shared.envelope import Envelope, InvalidEnvelope
+from shared.json_body import MalformedJson, parse_json_body
 from shared.master_keys import MasterKeyUnavailable
 from shared.signature import (
     FORWARDER_SIGNATURE_HEADER,
@@ -141,6 +141,7 @@ async def meta_webhook(request: Request) -> Response:
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
+        logger.warning("webhook refused", extra={"reason": "body is not UTF-8"})
         return error(400, "body is not UTF-8")
 
     async def work() -> Response:
@@ -154,6 +155,7 @@ async def meta_webhook(request: Request) -> Response:
                 ),
             )
         except InvalidEnvelope as invalid:
+            logger.warning("webhook refused", extra={"reason": str(invalid)})
             return error(400, str(invalid))
         return summary_response(summary)
 
@@ -169,11 +171,13 @@ async def forwarded_envelope(request: Request) -> Response:
     if refusal := signature_refusal(check, "FORWARDER_HANDLER_SECRET"):
         return refusal
     try:
-        envelope = Envelope.from_dict(json.loads(body))
-    except (ValueError, InvalidEnvelope) as invalid:
-        return error(
-            400, f"invalid envelope: {invalid}" if isinstance(invalid, InvalidEnvelope) else "invalid JSON"
-        )
+        data = parse_json_body(body)
+        if not isinstance(data, dict):
+            raise InvalidEnvelope("the envelope must be a JSON object")
+        envelope = Envelope.from_dict(data)
+    except (MalformedJson, InvalidEnvelope) as invalid:
+        logger.warning("forwarded envelope refused", extra={"reason": str(invalid)})
+        return error(400, f"invalid envelope: {invalid}")
 
     async def work() -> Response:
         try:
@@ -190,18 +194,45 @@ def bearer_token(request: Request) -> str | None:
     return token.strip() or None if scheme.lower() == "bearer" else None
 
 
-async def seed_chatbot(request: Request) -> Response:
-    """The seed edge function's endpoint, and the web chat: same body, same answers."""
+_WEB_CHAT_KEY_REFUSED = "missing or invalid web chat key"
+
+
+async def web_chat(request: Request) -> Response:
+    """`POST /chat`: the web chat, for a tenant's own web chat key only; it never sends WhatsApp."""
+    bearer = bearer_token(request)
+    if bearer is None:
+        logger.warning("web chat refused: no key", extra={"route": "/chat"})
+        return error(401, _WEB_CHAT_KEY_REFUSED)
     runtime = await get_runtime()
     try:
-        seed_request = parse_seed_request(json.loads(await request.body()))
+        seed_request = parse_seed_request(parse_json_body(await request.body()), web_only=True)
     except ValueError as invalid:
-        message = str(invalid) if isinstance(invalid, InvalidRequest) else "body is not JSON"
-        return error(400, message)
-    bearer = bearer_token(request)
-    if bearer is not None:
-        seed_request = replace(seed_request, web_chat_key=bearer)
+        logger.warning("web chat request refused", extra={"reason": str(invalid)})
+        return error(400, str(invalid))
+    return await _answer(request, runtime, replace(seed_request, web_chat_key=bearer))
 
+
+async def seed_chatbot(request: Request) -> Response:
+    """`POST /functions/v1/api-chatbot`: the old webhook's relay, for the deployment's seed route key
+    only (`SEED_ROUTE_KEY`, as the old webhook sent its bearer key); off when none is configured."""
+    runtime = await get_runtime()
+    expected = runtime.settings.seed_route_key
+    if not expected:
+        logger.warning("seed route called but SEED_ROUTE_KEY is not set: the route is off")
+        return error(404, "not found")
+    presented = bearer_token(request) or ""
+    if not hmac.compare_digest(presented.encode(), expected.encode()):
+        logger.warning("seed route refused: missing or wrong key", extra={"hasKey": bool(presented)})
+        return error(401, "missing or invalid key")
+    try:
+        seed_request = parse_seed_request(parse_json_body(await request.body()))
+    except ValueError as invalid:
+        logger.warning("seed request refused", extra={"reason": str(invalid)})
+        return error(400, str(invalid))
+    return await _answer(request, runtime, seed_request)
+
+
+async def _answer(request: Request, runtime: Runtime, seed_request: SeedRequest) -> Response:
     async def work() -> Response:
         response = await answer_seed_request(
             seed_request, runtime.services, request_deadline(request, runtime)

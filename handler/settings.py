@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from shared.env import (
     comma_list,
@@ -26,9 +26,11 @@ class HandlerSettings:
     db_pool_max_size: int
     graph_api_base_url: str
     graph_api_version: str
-    meta_app_secrets: tuple[str, ...]  # when Meta calls the handler directly
-    verify_token: str
-    forwarder_handler_secret: str  # authenticates the forwarder's HTTP transport
+    meta_app_secrets: tuple[str, ...] = field(repr=False)  # when Meta calls the handler directly
+    verify_token: str = field(repr=False)
+    forwarder_handler_secret: str = field(repr=False)  # authenticates the forwarder's HTTP transport
+    # The bearer key the old webhook sends to `/functions/v1/api-chatbot`; empty: the route is off.
+    seed_route_key: str = field(repr=False)
     groq_timeout_seconds: float
     groq_max_attempts: int
     graph_timeout_seconds: float
@@ -52,6 +54,7 @@ class HandlerSettings:
             meta_app_secrets=comma_list(env, "META_APP_SECRET"),
             verify_token=optional_str(env, "VERIFY_TOKEN"),
             forwarder_handler_secret=optional_str(env, "FORWARDER_HANDLER_SECRET"),
+            seed_route_key=optional_str(env, "SEED_ROUTE_KEY"),
             groq_timeout_seconds=optional_float(env, "GROQ_TIMEOUT_SECONDS", 20.0, minimum=0.1),
             groq_max_attempts=optional_int(env, "GROQ_MAX_ATTEMPTS", 3, minimum=1),
             graph_timeout_seconds=optional_float(env, "GRAPH_TIMEOUT_SECONDS", 10.0, minimum=0.1),

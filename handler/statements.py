@@ -31,7 +31,8 @@ WITH inserted AS (
 history AS (
     SELECT sender, content, created_at, id
     FROM customer_conversations
-    WHERE user_id = $1 AND phone_number = $2 AND content IS NOT NULL AND sender IN ('user', 'bot')
+    WHERE user_id = $1 AND phone_number = $2 AND source = 'web'
+      AND content IS NOT NULL AND sender IN ('user', 'bot')
     ORDER BY created_at DESC, id DESC
     LIMIT $4
 )

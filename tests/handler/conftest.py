@@ -20,6 +20,9 @@ from standins.lambda_invoke import LambdaInvokeStandin
 from tests.handler.system import FUNCTION, close_container, handler_function
 
 
+SEED_ROUTE_KEY = "test-seed-route-key"
+
+
 @dataclass
 class LambdaTestContext:
     """The attributes of Lambda's context object that the handler reads."""
@@ -64,6 +67,7 @@ def handler_environment(
         "META_APP_SECRET": "test-app-secret",
         "VERIFY_TOKEN": "test-verify-token",
         "FORWARDER_HANDLER_SECRET": "test-forwarder-secret",
+        "SEED_ROUTE_KEY": SEED_ROUTE_KEY,
     }
     with pytest.MonkeyPatch.context() as patch:
         for name, value in environment.items():
@@ -133,4 +137,4 @@ def fresh_stand_ins(groq: GroqStandIn, graph: GraphStandIn) -> None:
     graph.reset()
 
 
-__all__ = ["LambdaContainer", "LambdaTestContext"]
+__all__ = ["SEED_ROUTE_KEY", "LambdaContainer", "LambdaTestContext"]

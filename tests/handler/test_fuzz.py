@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from handler.app import app
 from handler.runtime import close_runtime
 from shared.signature import sign
+from tests.handler.conftest import SEED_ROUTE_KEY
 from tests.handler.events import APP_SECRET
 
 json_values = st.recursive(
@@ -103,6 +104,10 @@ async def test_any_bytes_get_a_4xx_or_a_skip(client: httpx.AsyncClient, body: by
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(payload=json_values)
 async def test_any_seed_request_gets_a_clear_answer(client: httpx.AsyncClient, payload: Any) -> None:
-    response = await client.post("/functions/v1/api-chatbot", content=json.dumps(payload).encode())
+    response = await client.post(
+        "/functions/v1/api-chatbot",
+        content=json.dumps(payload).encode(),
+        headers={"authorization": f"Bearer {SEED_ROUTE_KEY}"},
+    )
     assert response.status_code in (200, 400, 503)
     assert "error" in response.json() or response.json().get("success") is True

@@ -13,8 +13,10 @@ from standins import meta
 from standins.graph import GraphStandIn
 from standins.groq import GroqStandIn
 from tests.factories import add_tenant, issue_web_chat_key
-from tests.handler.conftest import LambdaContainer
+from tests.handler.conftest import SEED_ROUTE_KEY, LambdaContainer
 from tests.handler.events import APP_SECRET, business_of, function_url_event, rest_api_event
+
+SEED_ROUTE_HEADERS = {"Authorization": f"Bearer {SEED_ROUTE_KEY}"}
 
 
 def body_of(response: dict[str, object]) -> str:
@@ -95,7 +97,9 @@ async def test_rest_api_seed_endpoint(
         {"phoneNumber": "242066582610", "phoneNumberId": tenant.phone_number_id, "text": "Hello"}
     )
 
-    response = await container.invoke(rest_api_event("POST", "/functions/v1/api-chatbot", body=body))
+    response = await container.invoke(
+        rest_api_event("POST", "/functions/v1/api-chatbot", body=body, headers=SEED_ROUTE_HEADERS)
+    )
 
     assert response["statusCode"] == 200 and json.loads(body_of(response))["whatsappSent"] is True
     assert [m.to for m in graph.delivered] == ["242066582610"]
@@ -103,7 +107,9 @@ async def test_rest_api_seed_endpoint(
 
 async def test_rest_api_seed_endpoint_unknown_number_is_503(container: LambdaContainer) -> None:
     body = json.dumps({"phoneNumber": "242066582610", "phoneNumberId": "999", "text": "Hello"})
-    response = await container.invoke(rest_api_event("POST", "/functions/v1/api-chatbot", body=body))
+    response = await container.invoke(
+        rest_api_event("POST", "/functions/v1/api-chatbot", body=body, headers=SEED_ROUTE_HEADERS)
+    )
     assert response["statusCode"] == 503
     assert json.loads(body_of(response))["error"] == "Service de messagerie non configuré"
 

@@ -309,6 +309,16 @@ def test_the_seed_route_exists_only_when_enabled(default_stack: dict[str, Any]) 
     assert condition_holds(default_stack, "SeedRouteEnabled", {"EnableSeedRoute": "true"})
 
 
+def test_the_handler_gets_the_seed_route_key_only_when_the_route_is_enabled(
+    default_stack: dict[str, Any],
+) -> None:
+    # The handler refuses the seed route without a key of its own, whatever the API exposes.
+    variables = default_stack["Resources"]["HandlerFunction"]["Properties"]["Environment"]["Variables"]
+    condition, enabled, disabled = variables["SEED_ROUTE_KEY"]["Fn::If"]
+    assert (condition, disabled) == ("SeedRouteEnabled", "")
+    assert enabled == {"Fn::Sub": "{{resolve:secretsmanager:${SecretsName}:SecretString:SEED_ROUTE_KEY}}"}
+
+
 def iter_strings(node: Any) -> Iterator[str]:
     if isinstance(node, str):
         yield node
