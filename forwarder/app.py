@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import gc
 import hmac
-import json
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -30,6 +29,7 @@ from forwarder.runtime import LazyRuntime, Runtime, request_runtime
 from forwarder.settings import ForwarderSettings
 from forwarder.split import plan_handoff
 from forwarder.transport import Transport
+from shared.json_body import MalformedJson, parse_json_body
 from shared.logs import mask_phone
 from shared.signature import META_SIGNATURE_HEADER, SignatureCheck, Verification, verify_signature
 from shared.types import LambdaContext
@@ -119,9 +119,10 @@ def _whatsapp_payload(body: bytes) -> tuple[str, dict[str, Any]] | Response:
     """The body as text and as JSON when it is a WhatsApp payload; otherwise the answer to give."""
     try:
         text = body.decode("utf-8")
-        payload = json.loads(text)
-    except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError are both ValueErrors
-        logger.warning("Rejected webhook: malformed JSON", extra={"error_type": type(exc).__name__})
+        payload = parse_json_body(text)
+    except (UnicodeDecodeError, MalformedJson) as exc:
+        reason = "the body is not UTF-8" if isinstance(exc, UnicodeDecodeError) else str(exc)
+        logger.warning("Rejected webhook: malformed JSON", extra={"reason": reason, "bytes": len(body)})
         return PlainTextResponse("malformed JSON", status_code=400)
     # Acknowledged and dropped: Meta would retry anything else forever.
     if not is_whatsapp_payload(payload):

@@ -120,7 +120,10 @@ def split_by_change(payload: Mapping[str, Any]) -> list[str] | None:
             if not isinstance(change, Mapping):
                 return None
             single = {key: [change] if key == "changes" else value for key, value in entry.items()}
-            bodies.append(_dump({"object": payload.get("object"), "entry": [single]}))
+            try:
+                bodies.append(_dump({"object": payload.get("object"), "entry": [single]}))
+            except RecursionError:  # nested about as deep as the parser allows: keep the original
+                return None
     return bodies
 
 

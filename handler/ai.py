@@ -10,6 +10,7 @@ import httpx
 
 from handler.errors import GroqError, GroqRejected, GroqUnavailable
 from handler.tenants import GroqConfig
+from shared.text import storable_text
 
 _MAX_CACHED_CLIENTS = 256
 
@@ -61,10 +62,24 @@ class GroqReplies:
             raise GroqUnavailable("timeout") from None
         except groq.APIConnectionError:
             raise GroqUnavailable("connection failed") from None
-        content = completion.choices[0].message.content if completion.choices else None
-        if not content or not content.strip():
+        content = _answer_text(completion)
+        if content is None:
             raise GroqUnavailable("empty completion")
-        return content.strip()
+        return content
+
+
+def _answer_text(completion: object) -> str | None:
+    """The answer's text, or None when Groq's 200 carries none (no choices, a null message, only
+    whitespace): the SDK does not validate responses, so nothing here assumes the shape."""
+    choices = getattr(completion, "choices", None)
+    if not isinstance(choices, list) or not choices:
+        return None
+    message = getattr(choices[0], "message", None)
+    content = getattr(message, "content", None)
+    if not isinstance(content, str):
+        return None
+    cleaned = storable_text(content).strip()
+    return cleaned or None
 
 
 def _status_error(error: groq.APIStatusError) -> GroqError:

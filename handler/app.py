@@ -6,7 +6,6 @@ two parts (does this event belong to me? handle it), tried in order, as Mangum d
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -16,12 +15,19 @@ from typing import Any
 
 from mangum import Mangum
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.routing import Route
 
 from handler import http_routes
-from handler.envelope_flow import process_envelope, process_payload_text
-from handler.errors import MessageInProgress, UnrecognisedEvent
-from handler.http_routes import deadline_from_context
+from handler.envelope_flow import process_envelope, process_payload
+from handler.errors import (
+    HandlerError,
+    MessageInProgress,
+    UnrecognisedEvent,
+    describe_failure,
+    scrubbed_for_lambda,
+)
+from handler.http_routes import TRANSIENT_FAILURES, deadline_from_context
 from handler.outcomes import BatchSummary, Services
 from handler.payload_proof import PayloadProof
 from handler.retry import Deadline
@@ -55,6 +61,7 @@ app = Starlette(
         Route("/chat", http_routes.web_chat, methods=["POST"]),
     ],
     lifespan=lifespan,
+    middleware=[Middleware(http_routes.ScrubbedErrors)],
     max_body_size=MAX_REQUEST_BYTES,
 )
 
@@ -112,10 +119,9 @@ def _handle_envelope(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
 
 def _handle_meta_payload(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
     """A raw Meta payload as the event (a console test): trusted like any direct invoke (IAM)."""
-    text = json.dumps(dict(event))
 
     async def work(services: Services, deadline: Deadline) -> dict[str, Any]:
-        summary = await process_payload_text(text, services, deadline, proof=PayloadProof.unsigned())
+        summary = await process_payload(dict(event), services, deadline, proof=PayloadProof.unsigned())
         return _batch_result(summary)
 
     return _on_container_loop(context, work)
@@ -165,10 +171,29 @@ EVENT_SHAPES: tuple[EventShape, ...] = (
 )
 
 
+# Raised to Lambda as they are: our own errors (their messages are ours) and failures a retry may cure.
+_KEEP_THEIR_TYPE: tuple[type[BaseException], ...] = (HandlerError, InvalidEnvelope, *TRANSIENT_FAILURES)
+
+
 def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
-    """AWS Lambda entry: find the event's shape and hand it to that shape's handler."""
+    """AWS Lambda entry: find the event's shape and hand it to that shape's handler.
+
+    What it raises reaches Lambda's error report and the dead-letter queue: our own errors and
+    the infrastructure failures a retry may cure keep their type; anything else is scrubbed
+    (`scrubbed_for_lambda`), because a library's message may quote a customer's number or text
+    (asyncpg's do, in the message or its DETAIL)."""
     configure_logging()
     container_loop()  # Mangum and our coroutines both run on the container's one loop
+    try:
+        return _dispatch(event, context)
+    except _KEEP_THEIR_TYPE:
+        raise
+    except Exception as error:
+        logger.error("invocation failed", extra={"reason": describe_failure(error)})
+        raise scrubbed_for_lambda(error, _KEEP_THEIR_TYPE) from None
+
+
+def _dispatch(event: Any, context: Any) -> dict[str, Any]:
     if isinstance(event, Mapping):
         for shape in EVENT_SHAPES:
             if shape.matches(event, context):
@@ -177,7 +202,7 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
                 except InvalidEnvelope as invalid:
                     logger.error("invalid envelope", extra={"reason": str(invalid)})
                     raise
-    keys = sorted(event)[:10] if isinstance(event, Mapping) else type(event).__name__
+    keys = sorted(str(key)[:40] for key in event)[:10] if isinstance(event, Mapping) else type(event).__name__
     expected = "; ".join(shape.description for shape in EVENT_SHAPES)
     logger.error("unrecognised event", extra={"keys": keys})
     raise UnrecognisedEvent(f"unrecognised event (got {keys}); expected one of: {expected}")

@@ -31,6 +31,12 @@ async def process_payload_text(
         payload = parse_json_body(raw)
     except MalformedJson as malformed:
         raise InvalidEnvelope(str(malformed)) from None
+    return await process_payload(payload, services, deadline, proof=proof, part=part)
+
+
+async def process_payload(
+    payload: object, services: Services, deadline: Deadline, *, proof: PayloadProof, part: str = "1/1"
+) -> BatchSummary:
     if not is_whatsapp_payload(payload):
         logger.info("payload is not a WhatsApp Business Account change, dropped")
         return BatchSummary()

@@ -2,8 +2,11 @@
 
 HandlerError
 ├── UnrecognisedEvent          a Lambda event of no shape we know (names what we expected)
+├── InvocationFailed           an unexpected error, re-raised to Lambda with its type only
 ├── TenantNotConfigured        no active tenant for the number, or no Groq config (HTTP 503)
 ├── MessageInProgress          another container is answering this message now (retry later)
+├── UnstorableValue            Postgres refused a value of one message (NUL, surrogate, too long):
+│                              that message is refused with the reason, the rest of the batch goes on
 ├── GroqError                  the tenant's Groq call failed
 │   ├── GroqUnavailable        429, 5xx, timeout, network: retried, then the fallback text
 │   └── GroqRejected           401 bad key, 404 retired model: not retried, surfaced by `check`
@@ -24,6 +27,11 @@ class UnrecognisedEvent(HandlerError):
     """A Lambda event that is none of the shapes the handler accepts."""
 
 
+class InvocationFailed(HandlerError):
+    """An unexpected failure, named by `describe_failure` (its type), so Lambda's error report and
+    the dead-letter queue never carry a library message that quotes a value."""
+
+
 class TenantNotConfigured(HandlerError):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
@@ -32,6 +40,36 @@ class TenantNotConfigured(HandlerError):
 
 class MessageInProgress(HandlerError):
     """Another invocation holds the message's lease; raising makes Lambda retry the event later."""
+
+
+class UnstorableValue(HandlerError):
+    """Postgres refused a value (asyncpg's own message quotes the value: this one never does)."""
+
+
+def scrubbed_for_lambda(error: Exception, keep: tuple[type[BaseException], ...]) -> Exception:
+    """The error to raise to Lambda for `error`: its report and the dead-letter queue keep only this.
+
+    `keep` (our own errors, transient infrastructure failures) goes as it is. A Postgres error keeps
+    its type (a retry policy may depend on it) but loses its message, DETAIL and HINT, which quote
+    row values. Anything else becomes `InvocationFailed` naming its type."""
+    if isinstance(error, keep):
+        return error
+    if isinstance(getattr(error, "sqlstate", None), str):
+        error.args = (describe_failure(error),)
+        for attribute in ("detail", "hint"):
+            if hasattr(error, attribute):
+                setattr(error, attribute, None)
+        error.__cause__ = None
+        error.__suppress_context__ = True
+        return error
+    return InvocationFailed(describe_failure(error))
+
+
+def describe_failure(error: BaseException) -> str:
+    """What failed, for a log line or an error report: the type and SQLSTATE, never the message,
+    which for database and encoding errors quotes the values involved (a customer's text)."""
+    sqlstate = getattr(error, "sqlstate", None)
+    return type(error).__name__ + (f" (SQLSTATE {sqlstate})" if isinstance(sqlstate, str) else "")
 
 
 class GroqError(HandlerError):

@@ -11,8 +11,10 @@ from typing import Any
 import asyncpg
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from handler.envelope_flow import process_envelope, process_payload_text
+from handler.errors import describe_failure
 from handler.outcomes import BatchSummary
 from handler.payload_proof import PayloadProof
 from handler.retry import Deadline
@@ -90,6 +92,34 @@ async def guarded(work: Callable[[], Awaitable[Response]]) -> Response:
     except TRANSIENT_FAILURES as failure:
         logger.error("dependency unavailable", extra={"error_type": type(failure).__name__})
         return error(503, "temporarily unavailable, retry later")
+
+
+class ScrubbedErrors:
+    """ASGI middleware: an error no route expected becomes a 500 and one log line naming its type
+    only, instead of a traceback (whose message may quote a value) from the server or Mangum."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self._app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self._app(scope, receive, tracking_send)
+        except Exception as failure:
+            logger.error(
+                "request failed", extra={"path": scope.get("path", ""), "reason": describe_failure(failure)}
+            )
+            if not started:
+                await error(500, "internal error")(scope, receive, send)
 
 
 async def health(request: Request) -> Response:

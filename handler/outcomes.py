@@ -22,6 +22,7 @@ class Outcome(StrEnum):
     NO_TENANT = "no_tenant"  # no active tenant for the business number
     NO_GROQ = "no_groq"  # the tenant has no Groq configuration
     REFUSED = "refused"  # not signed with the tenant's own Meta app secret (handler/payload_proof.py)
+    INVALID = "invalid"  # a value Postgres cannot store: refused with the reason, the batch goes on
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -12,6 +12,7 @@ import logging
 import time
 
 from handler.decisions import Action, Decision, decide, stored_content
+from handler.errors import UnstorableValue
 from handler.outcomes import BatchSummary, MessageResult, Outcome, Services
 from handler.payload_proof import PayloadProof
 from handler.prompt import Turn
@@ -33,10 +34,23 @@ async def process_batch(
     for skipped in batch.skipped:
         logger.info("skipped part of payload", extra={"reason": skipped.reason, "field": skipped.field})
     for message in sorted(batch.messages, key=_sent_order):
-        result = await answer_message(message, services, deadline, proof=proof)
+        try:
+            result = await answer_message(message, services, deadline, proof=proof)
+        except UnstorableValue as error:
+            # Nothing was claimed: it will never be storable, so it is refused here, not retried.
+            logger.error(
+                "message refused: a value cannot be stored",
+                extra={"wamid": message.id, "phone_number_id": message.phone_number_id, "reason": str(error)},
+            )
+            result = MessageResult(outcome=Outcome.INVALID)
         summary.count(result.outcome)
     for status in batch.statuses:
-        if await services.store.apply_status(status, proof):
+        try:
+            applied = await services.store.apply_status(status, proof)
+        except UnstorableValue as error:
+            logger.error("status refused: a value cannot be stored", extra={"reason": str(error)})
+            applied = False
+        if applied:
             summary.statuses_applied += 1
         else:
             summary.statuses_unmatched += 1
@@ -93,6 +107,11 @@ async def answer_message(
         return MessageResult(outcome=Outcome.REFUSED)
     try:
         return await _answer_claimed(message, decision, claim, services, deadline, log_fields)
+    except UnstorableValue as error:
+        reason = f"a value cannot be stored: {error}"
+        logger.error("message failed: a value cannot be stored", extra={**log_fields, "reason": str(error)})
+        await services.store.finish_message(claim.inbound_id, "failed", error_title=reason)
+        return MessageResult(outcome=Outcome.INVALID)
     except BaseException:
         # Give the message back at once so Lambda's retry can claim it; once the reply is being
         # sent the status is no longer `answering` and this changes nothing (outcome unknown).

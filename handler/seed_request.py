@@ -86,7 +86,9 @@ def parse_seed_request(data: object, *, web_only: bool = False) -> SeedRequest:
     if source not in SOURCES:
         raise InvalidRequest(f"`source` must be one of {', '.join(SOURCES)}")
     if web_only and source != "web":
-        raise InvalidRequest("this is the web chat: `source` must be `web` (it never sends WhatsApp messages)")
+        raise InvalidRequest(
+            "this is the web chat: `source` must be `web` (it never sends WhatsApp messages)"
+        )
     if source == "whatsapp" and not phone_number:
         raise InvalidRequest("`phoneNumber` is required for WhatsApp messages")
     if source == "whatsapp" and phone_number is not None and not _PHONE_NUMBER.fullmatch(phone_number):

@@ -18,6 +18,7 @@ from uuid import UUID
 import asyncpg
 
 from handler import statements as sql
+from handler.errors import UnstorableValue, describe_failure
 from handler.payload_proof import PayloadProof
 from handler.prompt import Turn
 from handler.secrets import SecretOpener, TenantSecrets
@@ -127,11 +128,36 @@ def _claim_outcome(row: asyncpg.Record) -> ClaimOutcome:
     return ClaimOutcome.ALREADY_HANDLED
 
 
+# Errors that say a value cannot be stored (NUL, a lone surrogate, an index entry too big): the
+# same statement with the same values will never succeed, so they are not worth a retry.
+_UNSTORABLE = (asyncpg.exceptions.DataError, asyncpg.exceptions.ProgramLimitExceededError)
+
+
+class _Statements:
+    """The pool, with Postgres's "cannot store this value" errors turned into `UnstorableValue`
+    (whose text, unlike asyncpg's, never quotes the value)."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def fetchrow(self, query: str, *args: object) -> asyncpg.Record | None:
+        try:
+            return await self._pool.fetchrow(query, *args)
+        except _UNSTORABLE as error:
+            raise UnstorableValue(describe_failure(error)) from None
+
+    async def execute(self, query: str, *args: object) -> str:
+        try:
+            return await self._pool.execute(query, *args)
+        except _UNSTORABLE as error:
+            raise UnstorableValue(describe_failure(error)) from None
+
+
 class ConversationStore:
     """The handler's statements, each one round trip on a pooled connection."""
 
     def __init__(self, pool: asyncpg.Pool, secrets: SecretOpener | None = None) -> None:
-        self._pool = pool
+        self._pool = _Statements(pool)
         self._secrets = SecretOpener(Keyring.from_env()) if secrets is None else secrets
 
     async def _tenant(self, row: asyncpg.Record) -> Tenant | None:

@@ -8,6 +8,7 @@ import httpx
 
 from handler.errors import WhatsAppRejected
 from handler.tenants import WhatsAppCredentials
+from shared.text import storable_text
 
 
 class SendOutcomeUnknown(Exception):
@@ -61,8 +62,8 @@ class WhatsAppSender:
         code = error_body.get("code")
         title = error_body.get("error_user_title") or error_body.get("message") or response.reason_phrase
         raise WhatsAppRejected.from_graph(
-            code=code if isinstance(code, int) else None,
-            title=str(title)[:200],
+            code=code if isinstance(code, int) and -(2**31) <= code < 2**31 else None,
+            title=storable_text(str(title))[:200],
             http_status=response.status_code,
         )
 

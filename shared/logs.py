@@ -46,7 +46,12 @@ class JsonFormatter(logging.Formatter):
                 entry[key] = value
         if record.exc_info and record.exc_info[0] is not None:
             entry["error_type"] = record.exc_info[0].__name__
-        return json.dumps(entry, default=str, ensure_ascii=False)
+        line = json.dumps(entry, default=str, ensure_ascii=False)
+        try:
+            line.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate (half an emoji): a line no stream could write
+            line = json.dumps(entry, default=str)
+        return line
 
 
 # Our loggers; third-party ones (pgserver, botocore, uvicorn) keep their own levels.

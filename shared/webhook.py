@@ -2,7 +2,9 @@
 
 Parsing is lenient about what Meta may add (unknown keys are ignored, unknown types map to
 UNKNOWN) and strict about what we rely on: an item without its id or sender is skipped with a
-reason, never guessed at. Nothing here does I/O.
+reason, never guessed at. Ids must be storable as they are (short printable ASCII), or the item is
+skipped with a reason: one bad item never costs the rest of the payload. Customer text is made
+storable (`shared.text.storable_text`). Nothing here does I/O.
 """
 
 from __future__ import annotations
@@ -13,7 +15,14 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from shared.text import is_identifier, storable_text
+
 WHATSAPP_OBJECT = "whatsapp_business_account"
+# Longest ids we store (Meta's are far shorter: wamid.… ~60, phone numbers ≤ 15 digits, BSUIDs ≤ 131).
+MAX_MESSAGE_ID_LENGTH = 256
+MAX_CUSTOMER_ID_LENGTH = 160
+MAX_PHONE_NUMBER_ID_LENGTH = 32
+_INT32 = 2**31
 
 
 class MalformedWebhook(ValueError):
@@ -143,6 +152,9 @@ def parse_webhook(payload: object) -> WebhookBatch:
         if not phone_number_id:
             skipped.append(Skipped(reason="change without metadata.phone_number_id", field="messages"))
             continue
+        if not is_identifier(phone_number_id, MAX_PHONE_NUMBER_ID_LENGTH):
+            skipped.append(Skipped(reason="metadata.phone_number_id is not a storable id", field="messages"))
+            continue
         for raw in _objects(value.get("messages")):
             parsed = _parse_message(raw, phone_number_id)
             if isinstance(parsed, Skipped):
@@ -162,6 +174,10 @@ def _parse_message(raw: Mapping[str, Any], phone_number_id: str) -> InboundMessa
     message_id, sender = _text(raw.get("id")), _text(raw.get("from"))
     if not message_id or not sender:
         return Skipped(reason="message without id or sender", field="messages")
+    if not is_identifier(message_id, MAX_MESSAGE_ID_LENGTH):
+        return Skipped(reason="message id is not a storable WhatsApp id", field="messages")
+    if not is_identifier(sender, MAX_CUSTOMER_ID_LENGTH):
+        return Skipped(reason="sender is not a storable WhatsApp id", field="messages")
     message_type = MessageType(_text(raw.get("type")) or "unknown")
     return InboundMessage(
         id=message_id,
@@ -194,8 +210,10 @@ def _parse_status(raw: Mapping[str, Any], phone_number_id: str) -> StatusUpdate 
     message_id = _text(raw.get("id"))
     if not message_id:
         return Skipped(reason="status without message id", field="statuses")
+    if not is_identifier(message_id, MAX_MESSAGE_ID_LENGTH):
+        return Skipped(reason="status message id is not a storable WhatsApp id", field="statuses")
     errors = tuple(
-        GraphErrorDetail(code=_int(error.get("code")), title=_text(error.get("title")))
+        GraphErrorDetail(code=_error_code(error.get("code")), title=storable_text(_text(error.get("title"))))
         for error in _objects(raw.get("errors"))
     )
     return StatusUpdate(
@@ -222,8 +240,15 @@ def _nested_text(raw: Mapping[str, Any], outer: str, inner: str) -> str | None:
     if isinstance(container, Mapping):
         value = container.get(inner)
         if isinstance(value, str) and value.strip():
-            return value
+            cleaned = storable_text(value)
+            return cleaned if cleaned.strip() else None
     return None
+
+
+def _error_code(value: object) -> int | None:
+    """Meta's error code, when it fits the column that stores it (Meta's have at most 6 digits)."""
+    code = _int(value)
+    return code if code is not None and -_INT32 <= code < _INT32 else None
 
 
 def _int(value: object) -> int | None:

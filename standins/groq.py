@@ -74,6 +74,7 @@ class GroqFault:
     retry_after: float | None = None  # seconds, sent as `retry-after` (429 and 503)
     code: str | None = None  # overrides the error code chosen from the status
     message: str | None = None
+    body: Mapping[str, Any] | None = None  # with no `status`: answer 200 with exactly this JSON
 
 
 ReplyFunction = Callable[[GroqRequest], str]
@@ -201,6 +202,18 @@ class GroqStandIn(BackgroundServer):
         fault = GroqFault(status=status, retry_after=retry_after, code=code, delay=delay)
         self.faults.add(fault, times=n, when=_matcher(api_key, model))
 
+    def answer_with_body(
+        self,
+        body: Mapping[str, Any],
+        n: int | None = 1,
+        *,
+        api_key: str | None = None,
+        model: str | None = None,
+    ) -> None:
+        """Answer the next `n` matching calls 200 with `body` as it is (e.g. no `choices`): what a
+        client must survive when Groq's answer is not the shape it expects."""
+        self.faults.add(GroqFault(body=body), times=n, when=_matcher(api_key, model))
+
     def slow(
         self, seconds: float, *, n: int | None = None, api_key: str | None = None, model: str | None = None
     ) -> None:
@@ -231,6 +244,8 @@ class GroqStandIn(BackgroundServer):
             response = groq_error(fault.status, code=fault.code, message=fault.message)
             if fault.retry_after is not None and fault.status in (429, 503):
                 response.headers["retry-after"] = f"{fault.retry_after:g}"
+        elif fault is not None and fault.body is not None:
+            response = JSONResponse(dict(fault.body))
         else:
             response = (
                 self._check_key(request) or problem or self._check_model(request) or self._answer(request)

@@ -103,6 +103,33 @@ def test_malformed_json_with_a_valid_signature_is_400(
     assert lambda_standin.invocations == []
 
 
+JSON_BOMBS = {
+    "100,000 nested arrays": b"[" * 100_000 + b"]" * 100_000,
+    "nested objects": b'{"a":' * 50_000 + b"1" + b"}" * 50_000,
+    "nested inside a WhatsApp payload": b'{"object":"whatsapp_business_account","entry":'
+    + b"[" * 100_000
+    + b"]" * 100_000
+    + b"}",
+}
+
+
+@pytest.mark.parametrize("body", JSON_BOMBS.values(), ids=JSON_BOMBS.keys())
+def test_deeply_nested_json_with_a_valid_signature_is_400_with_a_log_line(
+    client: httpx.Client,
+    forwarder: LiveServer,
+    lambda_standin: LambdaInvokeStandin,
+    caplog: pytest.LogCaptureFixture,
+    body: bytes,
+) -> None:
+    with caplog.at_level(logging.INFO, logger="forwarder"):
+        response = post(client, forwarder, body, sign(APP_SECRETS[0], body))
+
+    assert (response.status_code, response.text) == (400, "malformed JSON")
+    assert lambda_standin.invocations == []
+    [line] = log_records(caplog, "Rejected webhook: malformed JSON")
+    assert line.reason == "the body's JSON is nested too deeply"  # type: ignore[attr-defined]
+
+
 @pytest.mark.parametrize(
     "payload",
     [

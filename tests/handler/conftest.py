@@ -19,7 +19,6 @@ from standins.groq import GroqStandIn
 from standins.lambda_invoke import LambdaInvokeStandin
 from tests.handler.system import FUNCTION, close_container, handler_function
 
-
 SEED_ROUTE_KEY = "test-seed-route-key"
 
 
