@@ -25,7 +25,12 @@ json_values = st.recursive(
     ),
     max_leaves=20,
 )
-loose_text = st.one_of(st.none(), st.integers(), st.text(max_size=12), st.just("123456789"))
+# Values Postgres cannot store as they are: NUL, lone surrogates (half an emoji), index-busting lengths.
+unstorable_text = st.one_of(
+    st.sampled_from(["\x00", "33\x0061", "\ud83d", "wamid.\udc00", "9" * 3000, "wamid." + "A" * 3000]),
+    st.text(alphabet=st.characters(categories=["Cs", "Cc"]), min_size=1, max_size=6),
+)
+loose_text = st.one_of(st.none(), st.integers(), st.text(max_size=12), st.just("123456789"), unstorable_text)
 messages = st.fixed_dictionaries(
     {},
     optional={
@@ -34,7 +39,9 @@ messages = st.fixed_dictionaries(
         "timestamp": st.one_of(loose_text, st.just("99999999999999999999")),
         "type": st.sampled_from(["text", "image", "interactive", "reaction", "system", "nonsense", ""])
         | loose_text,
-        "text": st.one_of(json_values, st.fixed_dictionaries({"body": loose_text})),
+        "text": st.one_of(
+            json_values, st.fixed_dictionaries({"body": st.one_of(loose_text, unstorable_text)})
+        ),
         "interactive": json_values,
     },
 )
@@ -71,6 +78,47 @@ whatsapp_payloads = st.fixed_dictionaries(
 )
 
 
+# Well-formed messages whose fields may hold unstorable values: they reach Postgres.
+storable_or_not = st.one_of(st.text(min_size=1, max_size=12), unstorable_text)
+hostile_messages = st.lists(
+    st.fixed_dictionaries(
+        {
+            "from": st.one_of(st.just("33612345678"), storable_or_not),
+            "id": st.one_of(st.uuids().map(lambda u: f"wamid.{u.hex}"), storable_or_not),
+            "timestamp": st.just("1765805875"),
+            "type": st.just("text"),
+            "text": st.fixed_dictionaries({"body": storable_or_not}),
+        }
+    ),
+    min_size=1,
+    max_size=3,
+)
+hostile_payloads = st.builds(
+    lambda number, messages, errors: {
+        "object": "whatsapp_business_account",
+        "entry": [
+            {
+                "id": "waba",
+                "changes": [
+                    {
+                        "field": "messages",
+                        "value": {
+                            "messaging_product": "whatsapp",
+                            "metadata": {"phone_number_id": number},
+                            "messages": messages,
+                            "statuses": [{"id": "wamid.x", "status": "failed", "errors": errors}],
+                        },
+                    }
+                ],
+            }
+        ],
+    },
+    st.one_of(st.just("123456789"), storable_or_not),
+    hostile_messages,
+    st.lists(st.fixed_dictionaries({"code": st.integers(), "title": storable_or_not}), max_size=2),
+)
+
+
 @pytest.fixture
 async def client(handler_environment: dict[str, str]) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
@@ -92,6 +140,24 @@ async def test_any_signed_payload_is_handled_or_refused_cleanly(
     response = await post_signed(client, "/webhook", json.dumps(payload).encode())
     assert response.status_code in (200, 400), response.text
     assert "Traceback" not in response.text
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(payload=hostile_payloads)
+async def test_values_postgres_cannot_store_are_refused_or_cleaned_never_a_5xx(
+    client: httpx.AsyncClient, payload: Any
+) -> None:
+    response = await post_signed(client, "/webhook", json.dumps(payload).encode())
+    assert response.status_code == 200, response.text
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(depth=st.integers(min_value=500, max_value=60_000), opener=st.sampled_from(["[", '{"a":']))
+async def test_deeply_nested_json_gets_a_400(client: httpx.AsyncClient, depth: int, opener: str) -> None:
+    closer = "]" if opener == "[" else "}"
+    body = (opener * depth + ("0" if opener == "[" else "1") + closer * depth).encode()
+    response = await post_signed(client, "/webhook", body)
+    assert response.status_code in (200, 400), response.text
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

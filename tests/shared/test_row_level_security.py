@@ -137,3 +137,37 @@ async def test_an_existing_auth_uid_is_kept_as_on_supabase(create_database: Crea
         assert "supabase" in source
     finally:
         await conn.close()
+
+
+async def test_a_role_bound_to_a_tenant_cannot_claim_another_by_setting_the_jwt_claim(
+    db: asyncpg.Connection, roles: tuple[str, str]
+) -> None:
+    first, second = await two_tenants(db)
+    tenant_role, _ = roles
+    await db.execute(
+        "INSERT INTO auth.tenant_roles (role_name, user_id) VALUES ($1, $2)", tenant_role, first.user_id
+    )
+
+    forged_sub = await owners_seen(db, tenant_role, ("request.jwt.claim.sub", str(second.user_id)))
+    forged_claims = await owners_seen(
+        db, tenant_role, ("request.jwt.claims", json.dumps({"sub": str(second.user_id)}))
+    )
+    nothing_set = await owners_seen(db, tenant_role, None)
+
+    assert forged_sub == forged_claims == nothing_set == dict.fromkeys(TABLES, {first.user_id})
+
+
+async def test_a_role_sees_only_its_own_binding(db: asyncpg.Connection, roles: tuple[str, str]) -> None:
+    first, second = await two_tenants(db)
+    tenant_role, handler_role = roles
+    await db.execute(
+        "INSERT INTO auth.tenant_roles (role_name, user_id) VALUES ($1, $2), ($3, $4)",
+        tenant_role,
+        first.user_id,
+        handler_role,
+        second.user_id,
+    )
+    async with db.transaction():
+        await db.execute(f"SET LOCAL ROLE {tenant_role}")
+        visible = await db.fetch("SELECT role_name, user_id FROM auth.tenant_roles")
+    assert [(r["role_name"], r["user_id"]) for r in visible] == [(tenant_role, first.user_id)]
