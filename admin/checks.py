@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from admin.groq_models import replacement_for_retired
 from admin.records import Tenant, TenantStatus
+from shared.groq_models import replacement_for_retired
 
 
 class ProblemKind(StrEnum):
@@ -23,6 +23,7 @@ class ProblemKind(StrEnum):
     MISSING_GROQ_CONFIG = "missing_groq_config"
     MISSING_GROQ_KEY = "missing_groq_key"
     RETIRED_MODEL = "retired_model"
+    MODEL_SUBSTITUTED = "model_substituted"
     GROQ_REJECTED = "groq_rejected"
     WHATSAPP_TOKEN_REJECTED = "whatsapp_token_rejected"
     SEND_OUTCOME_UNKNOWN = "send_outcome_unknown"
@@ -85,9 +86,25 @@ def retired_model(status: TenantStatus) -> Problem | None:
         return None
     tenant = status.tenant.email or str(status.tenant.id)
     detail = (
-        f"Groq model {status.model} is retired; switch with: wa-admin set-groq {tenant} --model {replacement}"
+        f"Groq model {status.model} is retired: replies come from the deployment's default model"
+        f" (DEFAULT_GROQ_MODEL); switch with: wa-admin set-groq {tenant} --model {replacement}"
     )
-    return _problem(status, ProblemKind.RETIRED_MODEL, detail, blocking=status.has_active_number)
+    # Not blocking: the handler answers with the deployment's default model meanwhile.
+    return _problem(status, ProblemKind.RETIRED_MODEL, detail, blocking=False)
+
+
+def model_substituted(status: TenantStatus) -> Problem | None:
+    """Groq refused the tenant's model at run time and the deployment's default answered instead."""
+    substitution = status.delivery.model_substitution
+    if substitution is None or substitution.requested_model != status.model:
+        return None
+    suggestion = replacement_for_retired(substitution.requested_model) or substitution.substitute_model
+    detail = (
+        f"Groq refused model {substitution.requested_model} ({substitution.reason}, {substitution.times}"
+        f" time(s), last at {_time(substitution.last_at)}): replies come from {substitution.substitute_model};"
+        f" switch with: wa-admin set-groq {_name(status)} --model {suggestion}"
+    )
+    return _problem(status, ProblemKind.MODEL_SUBSTITUTED, detail, blocking=False)
 
 
 def groq_rejected(status: TenantStatus) -> Problem | None:
@@ -158,6 +175,7 @@ CHECKS: tuple[Check, ...] = (
     missing_groq_config,
     missing_groq_key,
     retired_model,
+    model_substituted,
     groq_rejected,
     whatsapp_token_rejected,
     send_outcome_unknown,

@@ -13,6 +13,7 @@ from admin.commands import COMMANDS, Console
 from admin.connection import connect, require_migrated_schema
 from admin.errors import AdminError
 from shared.env import ConfigurationError
+from shared.groq_models import DEFAULT_CHAT_MODEL
 from shared.master_keys import MasterKeyError, MasterKeyUnavailable
 
 _DESCRIPTION = """\
@@ -122,7 +123,14 @@ def _add_set_groq(sub: argparse._SubParsersAction[_Parser]) -> None:
     )
     _add_tenant_argument(parser)
     parser.add_argument(
-        "--model", type=validate.model, help="Groq model id (default llama-3.3-70b-versatile)"
+        "--model",
+        type=validate.model,
+        help=f"Groq chat model id from the catalogue (default {DEFAULT_CHAT_MODEL}); a retired one is refused",
+    )
+    parser.add_argument(
+        "--allow-unknown-model",
+        action="store_true",
+        help="accept a --model the catalogue does not know yet (one Groq added since this release)",
     )
     parser.add_argument("--temperature", type=validate.temperature, metavar="T", help="0 to 2")
     parser.add_argument("--system-prompt", type=validate.text, metavar="TEXT")

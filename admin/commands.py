@@ -9,9 +9,9 @@ from typing import TextIO
 
 import asyncpg
 
-from admin import checks, configs, monitoring, render, security, tenants
+from admin import checks, configs, monitoring, render, security, tenants, validate
 from admin.secrets_input import SecretSource, read_secret
-from shared.migrate import apply_migrations
+from shared.migrate import run_migrations
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -79,6 +79,8 @@ async def set_groq(conn: asyncpg.Connection, args: Namespace, console: Console) 
         env=console.env,
         stdin=console.stdin,
     )
+    if args.model is not None:
+        validate.catalogued_chat_model(args.model, allow_unknown=args.allow_unknown_model)
     changes = configs.GroqChanges(
         api_key=api_key,
         model=args.model,
@@ -90,6 +92,8 @@ async def set_groq(conn: asyncpg.Connection, args: Namespace, console: Console) 
     )
     async with conn.transaction():
         tenant = await tenants.find_tenant(conn, args.tenant)
+        if api_key is not None:
+            validate.groq_api_key(api_key)
         await tenants.lock_tenant(conn, tenant)
         config = await configs.set_groq_config(conn, tenant, changes)
     console.write(
@@ -152,8 +156,12 @@ async def stats(conn: asyncpg.Connection, args: Namespace, console: Console) -> 
 
 
 async def migrate(conn: asyncpg.Connection, args: Namespace, console: Console) -> int:
-    applied = await apply_migrations(conn)
-    console.write(f"applied: {', '.join(applied)}" if applied else "schema already up to date")
+    report = await run_migrations(conn)
+    console.write(f"applied: {', '.join(report.applied)}" if report.applied else "schema already up to date")
+    for upgrade in report.models_upgraded:
+        console.write(f"retired Groq model replaced: {upgrade.describe()}")
+    if report.secrets_encrypted:
+        console.write(f"encrypted {report.secrets_encrypted} plain-text tenant secret(s)")
     return 0
 
 

@@ -3,6 +3,7 @@ problems the handler recorded (`check` and `stats`)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from uuid import UUID
 
 import asyncpg
@@ -11,6 +12,7 @@ from admin.records import (
     DeliveryHealth,
     ErrorCodeCount,
     IdentificationRate,
+    ModelSubstitution,
     RecentMessage,
     Rejection,
     TenantFailedSends,
@@ -134,6 +136,14 @@ WHERE groq_rejected_at IS NOT NULL OR token_rejected_at IS NOT NULL OR outcome_u
 
 _GROQ_REJECTED_PREFIX = "groq rejected:"
 
+# The latest substitution per tenant in the last 7 days (`check` compares it with the tenant's model).
+_MODEL_SUBSTITUTIONS = """
+SELECT DISTINCT ON (user_id) user_id, requested_model, substitute_model, reason, times, last_at
+FROM groq_model_substitutions
+WHERE last_at > now() - interval '7 days'
+ORDER BY user_id, last_at DESC
+"""
+
 # count(*) OVER () is taken before LIMIT: the total, whatever the page shows.
 _UNKNOWN_OUTCOMES = """
 SELECT c.created_at, u.email, c.phone_number, LEFT(c.content, 50) AS content_preview,
@@ -180,6 +190,17 @@ async def delivery_health(conn: asyncpg.Connection) -> dict[UUID, DeliveryHealth
             token = Rejection(at=row["token_rejected_at"], reason=row["token_title"] or "")
         health[row["user_id"]] = DeliveryHealth(
             groq_rejection=groq, whatsapp_token_rejection=token, sends_outcome_unknown=row["outcome_unknown"]
+        )
+    for row in await conn.fetch(_MODEL_SUBSTITUTIONS):
+        substitution = ModelSubstitution(
+            requested_model=row["requested_model"],
+            substitute_model=row["substitute_model"],
+            reason=row["reason"],
+            times=row["times"],
+            last_at=row["last_at"],
+        )
+        health[row["user_id"]] = replace(
+            health.get(row["user_id"], DeliveryHealth()), model_substitution=substitution
         )
     return health
 

@@ -36,12 +36,24 @@ class Rejection:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ModelSubstitution:
+    """Groq refused the tenant's model and the deployment's default answered in its place."""
+
+    requested_model: str
+    substitute_model: str
+    reason: str  # "http 404 model_not_found": status and code, never Groq's message
+    times: int
+    last_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class DeliveryHealth:
     """What one tenant's recent conversation rows say about its Groq and WhatsApp credentials."""
 
     groq_rejection: Rejection | None = None  # last 24 h
     whatsapp_token_rejection: Rejection | None = None  # Graph error 190, last 24 h
     sends_outcome_unknown: int = 0  # customer messages, last 7 days
+    model_substitution: ModelSubstitution | None = None  # the latest, last 7 days
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

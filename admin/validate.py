@@ -6,7 +6,9 @@ import re
 from argparse import ArgumentTypeError
 from decimal import Decimal, InvalidOperation
 
-from admin.groq_models import replacement_for_retired
+from admin.errors import InvalidInput
+from admin.secrets_input import Secret
+from shared.groq_models import Kind, current_model, replacement_for_retired, retired_model
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _DIGITS = re.compile(r"[0-9]{1,32}")
@@ -68,7 +70,9 @@ def model(value: str) -> str:
         raise ArgumentTypeError(f"not a Groq model name: {value!r}")
     replacement = replacement_for_retired(cleaned)
     if replacement is not None:
-        raise ArgumentTypeError(f"Groq has retired {cleaned}; use {replacement}")
+        retired = retired_model(cleaned)
+        when = f" on {retired.retired_on.isoformat()}" if retired and retired.retired_on else ""
+        raise ArgumentTypeError(f"Groq has retired {cleaned}{when}; use {replacement}")
     return cleaned
 
 
@@ -96,3 +100,27 @@ def positive_int(value: str) -> int:
     if number < 1:
         raise ArgumentTypeError(f"must be a positive whole number, got {number}")
     return number
+
+
+GROQ_KEY_PREFIX = "gsk_"
+
+
+def groq_api_key(key: Secret) -> None:
+    """Groq's keys start with `gsk_`; anything else (a WhatsApp token pasted in the wrong place, an
+    OpenAI key) would fail at every message. The key itself is never repeated."""
+    if not key.value.startswith(GROQ_KEY_PREFIX):
+        raise InvalidInput(f"that is not a Groq API key (Groq's keys start with {GROQ_KEY_PREFIX})")
+
+
+def catalogued_chat_model(model_id: str, *, allow_unknown: bool) -> None:
+    """A chat model of the catalogue (`shared.groq_models`), or any with `allow_unknown`."""
+    known = current_model(model_id)
+    if known is None:
+        if allow_unknown:
+            return
+        raise InvalidInput(
+            f"{model_id} is not a Groq model this release knows; check the name, or pass"
+            " --allow-unknown-model if Groq added it since"
+        )
+    if known.kind is not Kind.CHAT:
+        raise InvalidInput(f"{model_id} is a {known.kind.value.replace('_', '-')} model, not a chat model")

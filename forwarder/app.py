@@ -225,7 +225,7 @@ def _log_incoming(batch: WebhookBatch) -> None:
             extra={
                 "phone_number_id": message.phone_number_id,
                 "message_id": message.id,
-                "sender": mask_phone(message.customer_phone),
+                "sender": mask_phone(message.customer_id),
                 "message_type": message.type.value,
                 "text_length": len(message.text or ""),
             },

@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Literal
 
 import groq
 import httpx
 
 from handler.errors import GroqError, GroqRejected, GroqUnavailable
 from handler.tenants import GroqConfig
+from shared.groq_models import Reasoning, reasoning_of
 from shared.text import storable_text
 
 _MAX_CACHED_CLIENTS = 256
+# Reasoning tokens count against it too; a WhatsApp answer is far shorter (replies split at 4,096).
+MAX_COMPLETION_TOKENS = 2048
+_THINKING = re.compile(r"<think>.*?(</think>|$)", re.DOTALL)
 
 
 def _key_fingerprint(api_key: str) -> str:
@@ -44,16 +51,27 @@ class GroqReplies:
         return client
 
     async def complete(
-        self, config: GroqConfig, messages: list[dict[str, str]], *, time_left: float | None = None
+        self,
+        config: GroqConfig,
+        messages: list[dict[str, str]],
+        *,
+        model: str | None = None,
+        time_left: float | None = None,
     ) -> str:
-        """One attempt, never longer than `time_left`; raises GroqUnavailable (worth retrying) or
-        GroqRejected (not)."""
+        """One attempt with `model` (the tenant's by default), never longer than `time_left`;
+        raises GroqUnavailable (worth retrying) or GroqRejected (not)."""
+        model = model or config.model
         timeout = self._timeout if time_left is None else max(min(self._timeout, time_left), 0.05)
+        reasoning = reasoning_parameters(model)
         try:
             completion = await self._client(config.api_key).chat.completions.create(
-                model=config.model,
+                model=model,
                 temperature=config.temperature,
                 messages=messages,  # type: ignore[arg-type]
+                max_completion_tokens=MAX_COMPLETION_TOKENS,
+                include_reasoning=reasoning.include_reasoning,
+                reasoning_format=reasoning.reasoning_format,
+                reasoning_effort=reasoning.reasoning_effort,
                 timeout=timeout,
             )
         except groq.APIStatusError as error:
@@ -70,7 +88,9 @@ class GroqReplies:
 
 def _answer_text(completion: object) -> str | None:
     """The answer's text, or None when Groq's 200 carries none (no choices, a null message, only
-    whitespace): the SDK does not validate responses, so nothing here assumes the shape."""
+    whitespace): the SDK does not validate responses, so nothing here assumes the shape. Reasoning
+    is never part of it: Groq's `reasoning` field is not read, and a `<think>` block a model puts in
+    its content anyway is cut out."""
     choices = getattr(completion, "choices", None)
     if not isinstance(choices, list) or not choices:
         return None
@@ -78,8 +98,29 @@ def _answer_text(completion: object) -> str | None:
     content = getattr(message, "content", None)
     if not isinstance(content, str):
         return None
-    cleaned = storable_text(content).strip()
+    cleaned = _THINKING.sub("", storable_text(content)).strip()
     return cleaned or None
+
+
+@dataclass(frozen=True, slots=True)
+class ReasoningParameters:
+    include_reasoning: bool | groq.Omit = groq.omit
+    reasoning_format: Literal["hidden", "raw", "parsed"] | groq.Omit = groq.omit
+    reasoning_effort: Literal["none", "default", "low", "medium", "high"] | groq.Omit = groq.omit
+
+
+def reasoning_parameters(model: str) -> ReasoningParameters:
+    """Groq's own parameters that keep a reasoning model's thinking out of the answer, with the
+    least thinking that still answers well (latency): gpt-oss takes `include_reasoning` and effort
+    low/medium/high; Qwen 3 takes `reasoning_format` (not both: Groq answers 400); other models
+    take neither."""
+    match reasoning_of(model):
+        case Reasoning.GPT_OSS:
+            return ReasoningParameters(include_reasoning=False, reasoning_effort="low")
+        case Reasoning.QWEN:
+            return ReasoningParameters(reasoning_format="hidden", reasoning_effort="none")
+        case Reasoning.NONE:
+            return ReasoningParameters()
 
 
 def _status_error(error: groq.APIStatusError) -> GroqError:
@@ -87,10 +128,10 @@ def _status_error(error: groq.APIStatusError) -> GroqError:
     code = _error_code(error.body)
     reason = f"http {status}" + (f" {code}" if code else "")
     if status == 429:
-        return GroqUnavailable(reason, status=status, retry_after=_retry_after(error.response))
-    if status >= 500:
-        return GroqUnavailable(reason, status=status)
-    return GroqRejected(reason, status=status)
+        return GroqUnavailable(reason, status=status, code=code, retry_after=_retry_after(error.response))
+    if status >= 500 or status == 498:  # 498: flex tier capacity, passes with time
+        return GroqUnavailable(reason, status=status, code=code)
+    return GroqRejected(reason, status=status, code=code)
 
 
 def _error_code(body: object) -> str:

@@ -34,6 +34,9 @@ def decide(message: InboundMessage) -> Decision:
         return Decision(action=Action.IGNORE, reason=f"{message.type.value} needs no answer")
     if message.type is MessageType.TEXT:
         return Decision(action=Action.IGNORE, reason="empty text")
+    if message.type is MessageType.INTERACTIVE:
+        # Not a button or list choice: a call permission answer, a Flow's form, … nothing to say.
+        return Decision(action=Action.IGNORE, reason="interactive reply of a kind we do not answer")
     return Decision(action=Action.SEND_UNREADABLE_NOTICE, reason=f"{message.type.value} cannot be read yet")
 
 

@@ -73,11 +73,24 @@ def describe_failure(error: BaseException) -> str:
 
 
 class GroqError(HandlerError):
-    def __init__(self, reason: str, *, status: int | None = None, retry_after: float | None = None) -> None:
+    def __init__(
+        self,
+        reason: str,
+        *,
+        status: int | None = None,
+        code: str = "",
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.status = status
+        self.code = code  # Groq's machine-readable code, e.g. "model_not_found"
         self.retry_after = retry_after
+
+    @property
+    def refuses_the_model(self) -> bool:
+        """Groq does not serve this model (any more) to this key: retired or unknown."""
+        return self.code in ("model_decommissioned", "model_not_found")
 
 
 class GroqUnavailable(GroqError):

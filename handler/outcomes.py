@@ -9,6 +9,7 @@ from handler.ai import GroqReplies
 from handler.retry import RetryPolicy
 from handler.store import ConversationStore
 from handler.whatsapp import WhatsAppSender
+from shared.groq_models import DEFAULT_CHAT_MODEL
 
 
 class Outcome(StrEnum):
@@ -34,6 +35,7 @@ class Services:
     whatsapp: WhatsAppSender
     groq_policy: RetryPolicy
     graph_policy: RetryPolicy
+    default_groq_model: str = DEFAULT_CHAT_MODEL  # answers when Groq refuses a tenant's model
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

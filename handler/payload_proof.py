@@ -62,7 +62,9 @@ class PayloadProof:
         return cls(ProofKind.SEED_RELAY)
 
     def allows(self, tenant: Tenant) -> bool:
-        """May this payload drive `tenant`'s number?"""
+        """May this payload drive `tenant`'s number? Never while its app secret cannot be read."""
+        if tenant.whatsapp is not None and tenant.whatsapp.app_secret_unreadable:
+            return False
         return self.allows_secret(tenant.whatsapp.app_secret if tenant.whatsapp is not None else None)
 
     def allows_secret(self, app_secret: str | None) -> bool:

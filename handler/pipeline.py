@@ -14,11 +14,12 @@ import time
 from handler.decisions import Action, Decision, decide, stored_content
 from handler.errors import UnstorableValue
 from handler.outcomes import BatchSummary, MessageResult, Outcome, Services
-from handler.payload_proof import PayloadProof
+from handler.payload_proof import PayloadProof, ProofKind
 from handler.prompt import Turn
-from handler.replies import deliver_reply, generate_reply
+from handler.replies import deliver_reply, finish_typing_indicator, generate_reply, start_typing_indicator
 from handler.retry import Deadline
 from handler.store import Claim, ClaimOutcome, NewMessage
+from handler.whatsapp import Recipient
 from shared.logs import mask_phone, ms_since
 from shared.webhook import InboundMessage, WebhookBatch
 
@@ -71,7 +72,7 @@ async def answer_message(
     log_fields = {
         "phone_number_id": message.phone_number_id,
         "wamid": message.id,
-        "from": mask_phone(message.customer_phone),
+        "from": mask_phone(message.customer_id),
         "type": message.type.value,
     }
     logger.info("processing incoming message", extra=log_fields)
@@ -79,6 +80,7 @@ async def answer_message(
     new_message = NewMessage(
         phone_number_id=message.phone_number_id,
         customer_phone=message.customer_phone,
+        customer_user_id=message.customer_user_id,
         content=stored_content(message),
         wa_message_id=message.id,
         message_type=message.type.value,
@@ -106,7 +108,7 @@ async def answer_message(
         )
         return MessageResult(outcome=Outcome.REFUSED)
     try:
-        return await _answer_claimed(message, decision, claim, services, deadline, log_fields)
+        return await _answer_claimed(message, decision, claim, services, deadline, log_fields, proof)
     except UnstorableValue as error:
         reason = f"a value cannot be stored: {error}"
         logger.error("message failed: a value cannot be stored", extra={**log_fields, "reason": str(error)})
@@ -127,6 +129,7 @@ async def _answer_claimed(
     services: Services,
     deadline: Deadline,
     log_fields: dict[str, str],
+    proof: PayloadProof,
 ) -> MessageResult:
     assert claim.tenant is not None and claim.inbound_id is not None
     tenant, inbound_id = claim.tenant, claim.inbound_id
@@ -140,20 +143,28 @@ async def _answer_claimed(
             await services.store.release_claim(inbound_id)
             return MessageResult(outcome=Outcome.IN_PROGRESS)
         history = waited
-    if decision.action is Action.SEND_UNREADABLE_NOTICE:
-        reply = tenant.assistant.unsupported_media_text
-        failure = None
-    else:
-        if tenant.groq is None:
-            await services.store.finish_message(inbound_id, "failed", error_title="groq not configured")
-            logger.error("no Groq configuration found for user", extra=log_fields)
-            return MessageResult(outcome=Outcome.NO_GROQ)
-        reply, failure = await generate_reply(
-            tenant, history, message.text or "", services, deadline, log_fields
-        )
-    return await deliver_reply(
-        tenant, inbound_id, message.customer_phone, reply, failure, services, deadline, log_fields
+    if decision.action is Action.ASK_AI and tenant.groq is None:
+        await services.store.finish_message(inbound_id, "failed", error_title="groq not configured")
+        logger.error("no Groq configuration found for user", extra=log_fields)
+        return MessageResult(outcome=Outcome.NO_GROQ)
+    # A real WhatsApp message that will be answered: blue ticks and "typing…" while Groq thinks.
+    typing = (
+        start_typing_indicator(tenant, message.id, services, log_fields)
+        if proof.kind is not ProofKind.SEED_RELAY
+        else None
     )
+    try:
+        if decision.action is Action.SEND_UNREADABLE_NOTICE:
+            reply, failure = tenant.assistant.unsupported_media_text, None
+        else:
+            reply, failure = await generate_reply(
+                tenant, history, message.text or "", services, deadline, log_fields
+            )
+    finally:
+        if typing is not None:
+            await finish_typing_indicator(typing)
+    recipient = Recipient(phone=message.customer_phone, user_id=message.customer_user_id)
+    return await deliver_reply(tenant, inbound_id, recipient, reply, failure, services, deadline, log_fields)
 
 
 _WAIT_POLL_SECONDS = 0.1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Sequence
@@ -16,8 +18,8 @@ from handler.prompt import Turn, build_messages
 from handler.reply_split import split_reply
 from handler.retry import Deadline, with_retries
 from handler.store import SendResult
-from handler.tenants import Tenant, WhatsAppCredentials
-from handler.whatsapp import SendOutcomeUnknown, WhatsAppSender
+from handler.tenants import GroqConfig, Tenant, WhatsAppCredentials
+from handler.whatsapp import Recipient, SendOutcomeUnknown, WhatsAppSender
 from handler.whatsapp import is_retryable as graph_is_retryable
 from shared.logs import ms_since
 
@@ -32,19 +34,32 @@ async def generate_reply(
     deadline: Deadline,
     log_fields: dict[str, str],
 ) -> tuple[str, str | None]:
-    """The AI's reply, or the tenant's fallback text and the reason Groq could not answer."""
+    """The AI's reply, or the tenant's fallback text and the reason Groq could not answer.
+
+    A model Groq refuses (retired, unknown to it) is answered once with the deployment's default
+    model instead, and the substitution is recorded for `wa-admin check`: never an apology to the
+    customer while a working model exists."""
     assert tenant.groq is not None
     groq_config = tenant.groq
     messages = build_messages(tenant.assistant.system_prompt, list(history), text)
     started = time.perf_counter()
+    model = groq_config.model
     try:
-        reply = await with_retries(
-            lambda: services.groq.complete(groq_config, messages, time_left=_time_for_groq(deadline)),
-            policy=services.groq_policy,
-            deadline=deadline,
-            is_retryable=groq_is_retryable,
-            retry_after=groq_retry_after,
-        )
+        try:
+            reply = await _ask_groq(services, groq_config, messages, model, deadline)
+        except GroqRejected as refusal:
+            substitute = services.default_groq_model
+            if not refusal.refuses_the_model or substitute == model:
+                raise
+            logger.warning(
+                "Groq refused the tenant's model, answering with the deployment's default",
+                extra={**log_fields, "model": model, "substitute": substitute, "reason": refusal.reason},
+            )
+            await services.store.record_model_substitution(
+                tenant, requested=model, substitute=substitute, reason=refusal.reason
+            )
+            model = substitute
+            reply = await _ask_groq(services, groq_config, messages, model, deadline)
     except GroqError as error:
         kind = "groq rejected" if isinstance(error, GroqRejected) else "groq unavailable"
         logger.error(
@@ -52,6 +67,7 @@ async def generate_reply(
             extra={
                 **log_fields,
                 "stage": "groq",
+                "model": model,
                 "reason": f"{kind}: {error.reason}",
                 "ms": ms_since(started),
             },
@@ -62,7 +78,7 @@ async def generate_reply(
         extra={
             **log_fields,
             "stage": "groq",
-            "model": groq_config.model,
+            "model": model,
             "history": len(history),
             "ms": ms_since(started),
         },
@@ -70,10 +86,22 @@ async def generate_reply(
     return reply, None
 
 
+async def _ask_groq(
+    services: Services, config: GroqConfig, messages: list[dict[str, str]], model: str, deadline: Deadline
+) -> str:
+    return await with_retries(
+        lambda: services.groq.complete(config, messages, model=model, time_left=_time_for_groq(deadline)),
+        policy=services.groq_policy,
+        deadline=deadline,
+        is_retryable=groq_is_retryable,
+        retry_after=groq_retry_after,
+    )
+
+
 async def deliver_reply(
     tenant: Tenant,
     inbound_id: UUID,
-    customer_phone: str,
+    recipient: Recipient,
     reply: str,
     failure: str | None,
     services: Services,
@@ -96,7 +124,7 @@ async def deliver_reply(
         inbound_id, parts, inbound_status="sending", reply_status="sending", error_title=failure
     )
     started = time.perf_counter()
-    results = await send_parts(tenant, customer_phone, parts, row_ids, services, deadline)
+    results = await send_parts(tenant, recipient, parts, row_ids, services, deadline)
     all_sent = all(result.status == "sent" for result in results)
     first_failure = next((r for r in results if r.status != "sent"), None)
     await services.store.record_send_results(
@@ -129,7 +157,7 @@ async def deliver_reply(
 
 async def send_parts(
     tenant: Tenant,
-    customer_phone: str,
+    recipient: Recipient,
     parts: list[str],
     row_ids: list[UUID],
     services: Services,
@@ -149,7 +177,7 @@ async def send_parts(
             continue
         try:
             message_id = await with_retries(
-                partial(_send_one, services.whatsapp, credentials, customer_phone, part, deadline),
+                partial(_send_one, services.whatsapp, credentials, recipient, part, deadline),
                 policy=services.graph_policy,
                 deadline=deadline,
                 is_retryable=graph_is_retryable,
@@ -188,7 +216,7 @@ def _time_for_groq(deadline: Deadline) -> float:
 
 
 async def _send_one(
-    sender: WhatsAppSender, credentials: WhatsAppCredentials, to: str, text: str, deadline: Deadline
+    sender: WhatsAppSender, credentials: WhatsAppCredentials, to: Recipient, text: str, deadline: Deadline
 ) -> str:
     return await sender.send_text(credentials, to, text, time_left=deadline.remaining())
 
@@ -198,3 +226,42 @@ def _inbound_status(results: list[SendResult]) -> str:
     if statuses == {"sent"}:
         return "answered"
     return "outcome_unknown" if "outcome_unknown" in statuses else "failed"
+
+
+# The typing indicator must never hold the reply back: it runs while Groq thinks, and the send
+# waits for it at most this long before going ahead without it.
+_TYPING_GRACE_SECONDS = 1.0
+_TYPING_TIMEOUT_SECONDS = 3.0
+
+
+def start_typing_indicator(
+    tenant: Tenant, message_id: str, services: Services, log_fields: dict[str, str]
+) -> asyncio.Task[None] | None:
+    """Start marking the message read with "typing…" (best effort); None when the tenant turned it
+    off or has no WhatsApp credentials."""
+    if tenant.whatsapp is None or not tenant.assistant.typing_indicator:
+        return None
+    credentials = tenant.whatsapp
+
+    async def show() -> None:
+        started = time.perf_counter()
+        try:
+            await services.whatsapp.show_typing(credentials, message_id, time_left=_TYPING_TIMEOUT_SECONDS)
+        except (WhatsAppRejected, SendOutcomeUnknown) as error:
+            logger.warning(
+                "typing indicator failed (the reply goes ahead)",
+                extra={**log_fields, "reason": str(error), "ms": ms_since(started)},
+            )
+            return
+        logger.info("typing indicator shown", extra={**log_fields, "ms": ms_since(started)})
+
+    return asyncio.get_running_loop().create_task(show())
+
+
+async def finish_typing_indicator(task: asyncio.Task[None]) -> None:
+    """Before the reply is sent: give the indicator a moment more at most, then let it go."""
+    done, _ = await asyncio.wait({task}, timeout=_TYPING_GRACE_SECONDS)
+    if not done:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

@@ -104,6 +104,7 @@ async def create_runtime(settings: HandlerSettings) -> Runtime:
             base_delay=settings.retry_base_delay_seconds,
             max_delay=settings.retry_max_delay_seconds,
         ),
+        default_groq_model=settings.default_groq_model,
     )
     return Runtime(settings=settings, pool=pool, http=http, services=services)
 

@@ -27,11 +27,14 @@ _MAX_ENTRIES = 4096
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TenantSecrets:
-    """One tenant's decrypted secrets; None where none is stored or it cannot be decrypted."""
+    """One tenant's decrypted secrets; None where none is stored or it cannot be decrypted, and
+    which columns hold a value that cannot be decrypted (a missing app secret and an unreadable
+    one must not look alike: the second refuses every payload)."""
 
     access_token: str | None = field(default=None, repr=False)
     app_secret: str | None = field(default=None, repr=False)
     groq_api_key: str | None = field(default=None, repr=False)
+    unreadable: frozenset[SecretColumn] = frozenset()
 
 
 class SecretOpener:
@@ -52,14 +55,41 @@ class SecretOpener:
     async def open(
         self, tenant_id: UUID, *, access_token: str | None, app_secret: str | None, groq_api_key: str | None
     ) -> TenantSecrets:
+        columns = (SecretColumn.ACCESS_TOKEN, SecretColumn.APP_SECRET, SecretColumn.GROQ_API_KEY)
         revealed = await asyncio.gather(
-            self.reveal(access_token, SecretColumn.ACCESS_TOKEN, tenant_id),
-            self.reveal(app_secret, SecretColumn.APP_SECRET, tenant_id),
-            self.reveal(groq_api_key, SecretColumn.GROQ_API_KEY, tenant_id),
+            *(
+                self._reveal_or_none(stored, column, tenant_id)
+                for stored, column in zip((access_token, app_secret, groq_api_key), columns, strict=True)
+            )
         )
-        return TenantSecrets(access_token=revealed[0], app_secret=revealed[1], groq_api_key=revealed[2])
+        return TenantSecrets(
+            access_token=revealed[0][0],
+            app_secret=revealed[1][0],
+            groq_api_key=revealed[2][0],
+            unreadable=frozenset(
+                column for column, (_, unreadable) in zip(columns, revealed, strict=True) if unreadable
+            ),
+        )
+
+    async def _reveal_or_none(
+        self, stored: str | None, column: SecretColumn, tenant_id: UUID
+    ) -> tuple[str | None, bool]:
+        """(plaintext or None, whether a stored value could not be decrypted)."""
+        try:
+            return await self.reveal_strict(stored, column, tenant_id), False
+        except SecretUnreadable:
+            return None, True
 
     async def reveal(self, stored: str | None, column: SecretColumn, tenant_id: UUID) -> str | None:
+        """The plaintext, or None when nothing is stored or it cannot be decrypted (logged)."""
+        try:
+            return await self.reveal_strict(stored, column, tenant_id)
+        except SecretUnreadable:
+            return None
+
+    async def reveal_strict(self, stored: str | None, column: SecretColumn, tenant_id: UUID) -> str | None:
+        """The plaintext, or None when nothing is stored; `SecretUnreadable` when a stored value
+        cannot be decrypted (logged), `MasterKeyUnavailable` when KMS cannot be reached now."""
         if not stored:
             return None
         fields = {"tenant": str(tenant_id), "column": column.value}
@@ -76,7 +106,7 @@ class SecretOpener:
             plaintext = await self._decrypt(stored, column, tenant_id)
         except (SecretUnreadable, MasterKeyNotConfigured) as error:
             logger.error("tenant secret cannot be decrypted", extra={**fields, "reason": str(error)})
-            return None
+            raise SecretUnreadable(str(error)) from None
         except MasterKeyUnavailable as error:
             logger.error("master key unavailable", extra={**fields, "reason": str(error)})
             raise

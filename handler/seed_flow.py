@@ -64,6 +64,7 @@ async def _answer_whatsapp(request: SeedRequest, services: Services, deadline: D
         id=request.message_id,
         phone_number_id=phone_number_id,
         customer_phone=request.phone_number,
+        customer_user_id=None,
         type=MessageType.TEXT,
         timestamp=request.timestamp,
         text=request.text,

@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from shared import graph_api
 from shared.env import (
     comma_list,
     optional_bool,
@@ -13,10 +14,10 @@ from shared.env import (
     optional_int,
     optional_str,
 )
+from shared.groq_models import DEFAULT_CHAT_MODEL
 
-DEFAULT_GRAPH_API_BASE_URL = "https://graph.facebook.com"
-# v17.0, the seed's version, is retired; Meta keeps each version for about two years.
-DEFAULT_GRAPH_API_VERSION = "v24.0"
+DEFAULT_GRAPH_API_BASE_URL = graph_api.DEFAULT_BASE_URL
+DEFAULT_GRAPH_API_VERSION = graph_api.DEFAULT_VERSION  # shared/graph_api.py: each version's end
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -39,6 +40,8 @@ class HandlerSettings:
     retry_max_delay_seconds: float
     # Room kept at the end of an invocation to record the outcome after the last retry.
     outcome_reserve_seconds: float
+    # Answers in place of a tenant's model that Groq refuses (retired or unknown).
+    default_groq_model: str = DEFAULT_CHAT_MODEL
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> HandlerSettings:
@@ -62,4 +65,5 @@ class HandlerSettings:
             retry_base_delay_seconds=optional_float(env, "RETRY_BASE_DELAY_SECONDS", 0.5),
             retry_max_delay_seconds=optional_float(env, "RETRY_MAX_DELAY_SECONDS", 8.0),
             outcome_reserve_seconds=optional_float(env, "OUTCOME_RESERVE_SECONDS", 3.0),
+            default_groq_model=optional_str(env, "DEFAULT_GROQ_MODEL", DEFAULT_CHAT_MODEL),
         )

@@ -1,24 +1,11 @@
-"""The handler's SQL: each statement one round trip (the claim is a function, migrations/003)."""
+"""The handler's SQL: each statement one round trip (the claim is a function, migrations/007); a
+tenant's settings come from the view tenant_settings, as one JSON object."""
 
 from __future__ import annotations
 
-_TENANT_COLUMNS = """
-    {user_id} AS user_id, w.phone_number_id, w.access_token, w.app_secret,
-    g.id IS NOT NULL AS has_groq, g.api_key, g.model, g.temperature,
-    g.system_prompt, coalesce(g.history_length, 10) AS history_length, g.fallback_text,
-    g.unsupported_media_text
-"""
-_LATEST_GROQ = """
-    LEFT JOIN LATERAL (
-        SELECT * FROM user_groq_config AS g
-        WHERE g.user_id = w.user_id
-        ORDER BY g.updated_at DESC NULLS LAST, g.id
-        LIMIT 1
-    ) AS g ON true
-"""
-
-# migrations/003_claim_function.sql: tenant, lock, dedupe claim, ordering and history in one call.
-CLAIM_MESSAGE = "SELECT * FROM claim_inbound_message($1, $2, $3, $4, $5, $6, $7)"
+# migrations/007_platform_2026.sql: tenant (as JSON of tenant_settings), lock, customer, dedupe
+# claim, ordering and history in one call.
+CLAIM_MESSAGE = "SELECT * FROM claim_customer_message($1, $2, $3, $4, $5, $6, $7, $8)"
 CLAIM_PROGRESS = "SELECT * FROM claim_progress($1, $2)"
 
 RECORD_WEB_MESSAGE = """
@@ -44,9 +31,10 @@ SELECT (SELECT id FROM inserted) AS inbound_id,
 
 RECORD_UNIDENTIFIED = """
 INSERT INTO customer_conversations
-    (user_id, phone_number, content, sender, source, wa_message_id, business_phone_number_id,
-     message_type, meta_timestamp, status, error_title)
-VALUES (NULL, $2, $3, 'user', 'whatsapp', $4, $1, $5, $6, 'failed', 'tenant not configured')
+    (user_id, phone_number, customer_wa_id, customer_user_id, content, sender, source, wa_message_id,
+     business_phone_number_id, message_type, meta_timestamp, status, error_title)
+VALUES (NULL, coalesce($2, $3), $2, $3, $4, 'user', 'whatsapp', $5, $1, $6, $7, 'failed',
+        'tenant not configured')
 ON CONFLICT (user_id, wa_message_id) WHERE wa_message_id IS NOT NULL DO NOTHING
 """
 
@@ -125,23 +113,31 @@ updated AS (
 SELECT (SELECT count(*) FROM updated) AS applied, t.user_id, t.app_secret FROM target AS t
 """
 
-FIND_TENANT_BY_USER_ID = f"""
-SELECT {_TENANT_COLUMNS.format(user_id="u.id")},
-       (SELECT k.key_hash FROM web_chat_keys AS k WHERE k.user_id = u.id) AS web_chat_key_hash
-FROM auth.users AS u
-LEFT JOIN user_whatsapp_config AS w ON w.user_id = u.id AND w.is_active
-{_LATEST_GROQ.replace("w.user_id", "u.id")}
-WHERE u.id = $1
+FIND_TENANT_BY_USER_ID = """
+SELECT row_to_json(t) AS tenant,
+       (SELECT k.key_hash FROM web_chat_keys AS k WHERE k.user_id = t.user_id) AS web_chat_key_hash
+FROM tenant_settings AS t
+WHERE t.user_id = $1
+LIMIT 1
 """
 
-# The seed's fallback when a request names no business number: the tenant the customer last wrote to.
-FIND_TENANT_BY_CUSTOMER = f"""
-SELECT {_TENANT_COLUMNS.format(user_id="w.user_id")}
+# The seed's fallback when a request names no business number: the tenant the customer last wrote
+# to (only through an active number).
+FIND_TENANT_BY_CUSTOMER = """
+SELECT row_to_json(t) AS tenant
 FROM (
     SELECT user_id FROM customer_conversations
     WHERE phone_number = $1 AND user_id IS NOT NULL
     ORDER BY created_at DESC LIMIT 1
 ) AS last
-JOIN user_whatsapp_config AS w ON w.user_id = last.user_id AND w.is_active
-{_LATEST_GROQ}
+JOIN tenant_settings AS t ON t.user_id = last.user_id AND t.phone_number_id IS NOT NULL
+LIMIT 1
+"""
+
+RECORD_MODEL_SUBSTITUTION = """
+INSERT INTO groq_model_substitutions AS s (user_id, requested_model, substitute_model, reason)
+VALUES ($1, $2, $3, $4)
+ON CONFLICT (user_id, requested_model) DO UPDATE
+SET substitute_model = EXCLUDED.substitute_model, reason = EXCLUDED.reason, last_at = now(),
+    times = s.times + 1
 """

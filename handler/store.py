@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -23,13 +23,11 @@ from handler.payload_proof import PayloadProof
 from handler.prompt import Turn
 from handler.secrets import SecretOpener, TenantSecrets
 from handler.tenants import AssistantSettings, GroqConfig, Tenant, WhatsAppCredentials
+from shared.groq_models import DEFAULT_CHAT_MODEL
 from shared.master_keys import Keyring, MasterKeyUnavailable
-from shared.secrets_crypto import SecretColumn
+from shared.secrets_crypto import SecretColumn, SecretUnreadable
 from shared.web_chat_keys import web_chat_key_matches
 from shared.webhook import DeliveryStatus, StatusUpdate
-
-# The assistant settings' column defaults, for a tenant that has no Groq row yet.
-_DEFAULT_HISTORY_LENGTH = 10
 
 
 class ClaimOutcome(StrEnum):
@@ -46,6 +44,7 @@ class Claim:
     tenant: Tenant | None = None
     inbound_id: UUID | None = None
     attempts: int = 0
+    customer_key: str = ""  # the conversation's key: the customer's phone number or BSUID
     earlier_pending: int = 0  # earlier messages of this customer still being answered elsewhere
     history: tuple[Turn, ...] = ()
 
@@ -55,17 +54,19 @@ class NewMessage:
     """An inbound message as it is recorded."""
 
     phone_number_id: str
-    customer_phone: str
+    customer_phone: str | None  # Meta's `from`
+    customer_user_id: str | None  # Meta's `from_user_id` (BSUID)
     content: str
     wa_message_id: str
     message_type: str
     meta_timestamp: datetime | None
 
     def parameters(self) -> tuple[object, ...]:
-        """$1–$6 of the statements that record an inbound message, in their order."""
+        """$1–$7 of the statements that record an inbound message, in their order."""
         return (
             self.phone_number_id,
             self.customer_phone,
+            self.customer_user_id,
             self.content,
             self.wa_message_id,
             self.message_type,
@@ -84,33 +85,32 @@ class SendResult:
     error_title: str | None = None
 
 
-def tenant_from_row(row: asyncpg.Record | dict[str, Any], secrets: TenantSecrets) -> Tenant | None:
-    """The tenant a row describes, with `secrets` decrypted from the row's secret columns."""
-    if row["user_id"] is None:
-        return None
+def tenant_from_settings(settings: Mapping[str, Any], secrets: TenantSecrets) -> Tenant:
+    """The tenant a `tenant_settings` row describes, with `secrets` decrypted from its secret columns."""
     whatsapp = None
-    if row["phone_number_id"] is not None and secrets.access_token:
+    if settings["phone_number_id"] is not None and secrets.access_token:
         whatsapp = WhatsAppCredentials(
-            phone_number_id=row["phone_number_id"],
+            phone_number_id=settings["phone_number_id"],
             access_token=secrets.access_token,
             app_secret=secrets.app_secret or None,
+            graph_api_version=settings.get("graph_api_version"),
+            app_secret_unreadable=SecretColumn.APP_SECRET in secrets.unreadable,
         )
     groq = None
-    if row["has_groq"] and secrets.groq_api_key:
+    if settings["has_groq"] and secrets.groq_api_key:
         groq = GroqConfig(
             api_key=secrets.groq_api_key,
-            model=row["model"] or "llama-3.3-70b-versatile",
-            temperature=float(row["temperature"] if row["temperature"] is not None else 0.7),
+            model=settings["model"] or DEFAULT_CHAT_MODEL,
+            temperature=float(settings["temperature"] if settings["temperature"] is not None else 0.7),
         )
     assistant = AssistantSettings(
-        system_prompt=row["system_prompt"] or "",
-        history_length=row["history_length"]
-        if row["history_length"] is not None
-        else _DEFAULT_HISTORY_LENGTH,
-        fallback_text=row["fallback_text"] or "",
-        unsupported_media_text=row["unsupported_media_text"] or "",
+        system_prompt=settings["system_prompt"] or "",
+        history_length=settings["history_length"],
+        fallback_text=settings["fallback_text"] or "",
+        unsupported_media_text=settings["unsupported_media_text"] or "",
+        typing_indicator=bool(settings.get("typing_indicator", True)),
     )
-    return Tenant(user_id=row["user_id"], whatsapp=whatsapp, groq=groq, assistant=assistant)
+    return Tenant(user_id=UUID(str(settings["user_id"])), whatsapp=whatsapp, groq=groq, assistant=assistant)
 
 
 def _history(raw: str | None) -> tuple[Turn, ...]:
@@ -160,24 +160,27 @@ class ConversationStore:
         self._pool = _Statements(pool)
         self._secrets = SecretOpener(Keyring.from_env()) if secrets is None else secrets
 
-    async def _tenant(self, row: asyncpg.Record) -> Tenant | None:
-        """The row as a `Tenant`: its secret columns are decrypted here, and nowhere else."""
-        if row["user_id"] is None:
+    async def _tenant(self, settings_json: str | None) -> Tenant | None:
+        """A `tenant_settings` row (JSON) as a `Tenant`: its secret columns are decrypted here, and
+        nowhere else."""
+        if settings_json is None:
             return None
+        settings = json.loads(settings_json)
+        tenant_id = UUID(settings["user_id"])
         secrets = await self._secrets.open(
-            row["user_id"],
-            access_token=row["access_token"],
-            app_secret=row["app_secret"],
-            groq_api_key=row["api_key"],
+            tenant_id,
+            access_token=settings["access_token"],
+            app_secret=settings["app_secret"],
+            groq_api_key=settings["api_key"],
         )
-        return tenant_from_row(row, secrets)
+        return tenant_from_settings(settings, secrets)
 
     async def claim_message(self, message: NewMessage, *, lease_seconds: float) -> Claim:
         row = await self._pool.fetchrow(sql.CLAIM_MESSAGE, *message.parameters(), lease_seconds)
         if row is None:
             return Claim(outcome=ClaimOutcome.NO_TENANT)
         try:
-            tenant = await self._tenant(row)
+            tenant = await self._tenant(row["tenant"])
         except MasterKeyUnavailable:
             if row["inbound_id"] is not None:  # give the message back so a retry can claim it
                 await self.release_claim(row["inbound_id"])
@@ -187,6 +190,7 @@ class ConversationStore:
             tenant=tenant,
             inbound_id=row["inbound_id"],
             attempts=row["attempts"] or 0,
+            customer_key=row["customer_key"],
             earlier_pending=row["earlier_pending"] or 0,
             history=_history(row["history"]),
         )
@@ -277,7 +281,12 @@ class ConversationStore:
         if row is None or row["applied"] or row["app_secret"] is None:
             return bool(row is not None and row["applied"])
         # A tenant with its own app secret: only payloads signed with it may change its rows.
-        app_secret = await self._secrets.reveal(row["app_secret"], SecretColumn.APP_SECRET, row["user_id"])
+        try:
+            app_secret = await self._secrets.reveal(
+                row["app_secret"], SecretColumn.APP_SECRET, row["user_id"]
+            )
+        except SecretUnreadable:
+            return False  # nothing can be proven against a secret we cannot read
         if not proof.allows_secret(app_secret):
             return False
         row = await self._apply_status(update, vouched=True)
@@ -295,10 +304,6 @@ class ConversationStore:
             vouched,
         )
 
-    async def find_tenant_by_user_id(self, user_id: UUID) -> Tenant | None:
-        row = await self._pool.fetchrow(sql.FIND_TENANT_BY_USER_ID, user_id)
-        return await self._tenant(row) if row is not None else None
-
     async def find_web_chat_tenant(
         self, user_id: UUID, web_chat_key: str | None
     ) -> tuple[bool, Tenant | None]:
@@ -307,8 +312,14 @@ class ConversationStore:
         row = await self._pool.fetchrow(sql.FIND_TENANT_BY_USER_ID, user_id)
         if row is None or not web_chat_key_matches(user_id, web_chat_key, row["web_chat_key_hash"]):
             return False, None
-        return True, await self._tenant(row)
+        return True, await self._tenant(row["tenant"])
 
     async def find_tenant_by_customer(self, customer_phone: str) -> Tenant | None:
         row = await self._pool.fetchrow(sql.FIND_TENANT_BY_CUSTOMER, customer_phone)
-        return await self._tenant(row) if row is not None else None
+        return await self._tenant(row["tenant"]) if row is not None else None
+
+    async def record_model_substitution(
+        self, tenant: Tenant, *, requested: str, substitute: str, reason: str
+    ) -> None:
+        """Groq refused the tenant's model and `substitute` answered: `wa-admin check` shows it."""
+        await self._pool.execute(sql.RECORD_MODEL_SUBSTITUTION, tenant.user_id, requested, substitute, reason)

@@ -11,6 +11,9 @@ class WhatsAppCredentials:
     phone_number_id: str
     access_token: str = field(repr=False)
     app_secret: str | None = field(default=None, repr=False)
+    graph_api_version: str | None = None  # None: the deployment's GRAPH_API_VERSION
+    # An app secret is stored but cannot be decrypted: no payload can be proven, so none is acted on.
+    app_secret_unreadable: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -26,6 +29,7 @@ class AssistantSettings:
     history_length: int
     fallback_text: str
     unsupported_media_text: str
+    typing_indicator: bool = True  # mark the message read and show "typing…" before asking Groq
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

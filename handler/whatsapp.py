@@ -1,7 +1,9 @@
-"""Sending text through the WhatsApp Cloud API with the tenant's own token."""
+"""The WhatsApp Cloud API with the tenant's own token: text replies, and the read receipt with its
+typing indicator."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -15,8 +17,24 @@ class SendOutcomeUnknown(Exception):
     """The request left but no answer came back: Meta may have delivered it, so it is not resent."""
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Recipient:
+    """Whom a reply goes to: the phone number when the customer's message carried one (`to`),
+    else their business-scoped user id (`recipient`, Meta's field for BSUIDs since July 2026)."""
+
+    phone: str | None = None
+    user_id: str | None = None
+
+    def __post_init__(self) -> None:
+        if not (self.phone or self.user_id):
+            raise ValueError("a recipient needs a phone number or a business-scoped user id")
+
+    def payload_fields(self) -> dict[str, str]:
+        return {"to": self.phone} if self.phone else {"recipient": self.user_id or ""}
+
+
 class WhatsAppSender:
-    """Text messages through `/{version}/{phone_number_id}/messages`, one shared HTTP client."""
+    """`/{version}/{phone_number_id}/messages`, one shared HTTP client, the tenant's token per call."""
 
     def __init__(self, http: httpx.AsyncClient, *, base_url: str, version: str, timeout: float) -> None:
         self._http = http
@@ -25,18 +43,41 @@ class WhatsAppSender:
         self._timeout = timeout
 
     async def send_text(
-        self, credentials: WhatsAppCredentials, to: str, body: str, *, time_left: float | None = None
+        self, credentials: WhatsAppCredentials, to: Recipient, body: str, *, time_left: float | None = None
     ) -> str:
         """Send one message, never waiting longer than `time_left`; return its id (`wamid.…`)."""
-        timeout = self._timeout if time_left is None else max(min(self._timeout, time_left), 0.05)
-        url = f"{self._base_url}/{self._version}/{credentials.phone_number_id}/messages"
         payload = {
             "messaging_product": "whatsapp",
             "recipient_type": "individual",
-            "to": to,
+            **to.payload_fields(),
             "type": "text",
             "text": {"preview_url": False, "body": body},
         }
+        data = await self._post_messages(credentials, payload, time_left)
+        message_id = _message_id(data)
+        if message_id:
+            return message_id
+        raise SendOutcomeUnknown("success without a message id")
+
+    async def show_typing(
+        self, credentials: WhatsAppCredentials, message_id: str, *, time_left: float | None = None
+    ) -> None:
+        """Mark the customer's message read (blue ticks) and show "typing…" until the reply arrives
+        or 25 s pass: one call, `status: read` with a typing indicator."""
+        payload = {
+            "messaging_product": "whatsapp",
+            "status": "read",
+            "message_id": message_id,
+            "typing_indicator": {"type": "text"},
+        }
+        await self._post_messages(credentials, payload, time_left)
+
+    async def _post_messages(
+        self, credentials: WhatsAppCredentials, payload: dict[str, Any], time_left: float | None
+    ) -> dict[str, Any]:
+        timeout = self._timeout if time_left is None else max(min(self._timeout, time_left), 0.05)
+        version = credentials.graph_api_version or self._version
+        url = f"{self._base_url}/{version}/{credentials.phone_number_id}/messages"
         try:
             response = await self._http.post(
                 url,
@@ -53,10 +94,7 @@ class WhatsAppSender:
             raise SendOutcomeUnknown(type(error).__name__) from None
         data = _json(response)
         if response.is_success:
-            message_id = _message_id(data)
-            if message_id:
-                return message_id
-            raise SendOutcomeUnknown("success without a message id")
+            return data
         error_field = data.get("error")
         error_body: dict[str, Any] = error_field if isinstance(error_field, dict) else {}
         code = error_body.get("code")

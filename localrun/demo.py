@@ -27,7 +27,7 @@ DEMO_TENANTS = (
         number=1,
         email="boulangerie@demo.example",
         phone_number_id="100000000000001",
-        model="llama-3.3-70b-versatile",
+        model="openai/gpt-oss-120b",
         system_prompt=(
             "Tu es l'assistant WhatsApp de la Boulangerie Démo (pains, viennoiseries, commandes de gâteaux)."
             " Réponds poliment, brièvement et dans la langue du client."
@@ -37,7 +37,7 @@ DEMO_TENANTS = (
         number=2,
         email="garage@demo.example",
         phone_number_id="100000000000002",
-        model="llama-3.1-8b-instant",
+        model="openai/gpt-oss-20b",
         system_prompt=(
             "You are the WhatsApp assistant of Demo Garage (repairs, servicing, appointments)."
             " Answer politely, briefly, in the customer's language."

@@ -13,6 +13,7 @@ import asyncpg
 from shared.database import PROJECT_ROOT, resolve_database_url
 from shared.env import ConfigurationError
 from shared.master_keys import Keyring, MasterKeyError
+from shared.model_upgrade import ModelUpgrade, upgrade_retired_models
 from shared.secret_rewrap import encrypt_plaintext_secrets
 
 MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
@@ -38,14 +39,20 @@ def discover_migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
     return [Migration(version=path.stem, path=path) for path in files]
 
 
-async def apply_migrations(
-    conn: asyncpg.Connection, migrations: list[Migration] | None = None, *, keyring: Keyring | None = None
-) -> list[str]:
-    """Apply every pending migration, each in its own transaction; return the versions applied.
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MigrationReport:
+    applied: list[str]  # the SQL files applied now
+    models_upgraded: list[ModelUpgrade]  # stored retired Groq models moved to their replacement
+    secrets_encrypted: int  # plain-text tenant secrets encrypted now
 
-    Then encrypt any plain-text tenant secret (SQL cannot call KMS): with `keyring`, or the master
-    key the environment configures; none configured while plain-text secrets exist is an error.
-    """
+
+async def run_migrations(
+    conn: asyncpg.Connection, migrations: list[Migration] | None = None, *, keyring: Keyring | None = None
+) -> MigrationReport:
+    """Apply every pending migration, each in its own transaction, then the steps SQL cannot do:
+    apply the Groq model catalogue (`shared.model_upgrade`) and encrypt any plain-text tenant
+    secret (with `keyring`, or the master key the environment configures; none configured while
+    plain-text secrets exist is an error)."""
     migrations = discover_migrations() if migrations is None else migrations
     await conn.execute("SELECT pg_advisory_lock($1)", _MIGRATION_LOCK_KEY)
     try:
@@ -67,10 +74,18 @@ async def apply_migrations(
                 await conn.execute("INSERT INTO schema_migrations (version) VALUES ($1)", migration.version)
             logger.info("migration applied", extra={"version": migration.version})
             applied.append(migration.version)
-        await encrypt_plaintext_secrets(conn, keyring)
-        return applied
+        upgraded = await upgrade_retired_models(conn)
+        encrypted = await encrypt_plaintext_secrets(conn, keyring)
+        return MigrationReport(applied=applied, models_upgraded=upgraded, secrets_encrypted=encrypted)
     finally:
         await conn.execute("SELECT pg_advisory_unlock($1)", _MIGRATION_LOCK_KEY)
+
+
+async def apply_migrations(
+    conn: asyncpg.Connection, migrations: list[Migration] | None = None, *, keyring: Keyring | None = None
+) -> list[str]:
+    """`run_migrations`, when only the SQL files applied matter."""
+    return (await run_migrations(conn, migrations, keyring=keyring)).applied
 
 
 async def migrate(database_url: str) -> list[str]:

@@ -72,15 +72,26 @@ class GraphErrorDetail:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class InboundMessage:
-    """A customer's message to a business number."""
+    """A customer's message to a business number.
+
+    The customer is known by phone number (`from`) when Meta shares it and by business-scoped user
+    id (`from_user_id`, a BSUID such as `US.13491208655302741918`, sent since April 2026): at least
+    one of the two is set. A customer who adopted a WhatsApp username may come with the BSUID only.
+    """
 
     id: str
     phone_number_id: str  # the business number that received it
-    customer_phone: str  # `from`, as Meta sends it (digits, no plus sign)
+    customer_phone: str | None  # `from`, as Meta sends it (digits, no plus sign)
+    customer_user_id: str | None = None  # `from_user_id`, the BSUID
     type: MessageType
     timestamp: datetime | None
     text: str | None  # what we answer: the text body, or the title of a button or list reply
     raw: Mapping[str, Any] = field(repr=False, compare=False)
+
+    @property
+    def customer_id(self) -> str:
+        """The phone number when Meta gave one, else the BSUID (for logs and first contact)."""
+        return self.customer_phone or self.customer_user_id or ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -89,7 +100,8 @@ class StatusUpdate:
 
     message_id: str
     phone_number_id: str
-    recipient: str
+    recipient: str  # `recipient_id`: the phone number ("" when the reply went to a BSUID only)
+    recipient_user_id: str = ""  # `recipient_user_id`: the BSUID (set on most statuses since 2026)
     status: DeliveryStatus
     timestamp: datetime | None
     errors: tuple[GraphErrorDetail, ...] = ()
@@ -171,18 +183,20 @@ def parse_webhook(payload: object) -> WebhookBatch:
 
 
 def _parse_message(raw: Mapping[str, Any], phone_number_id: str) -> InboundMessage | Skipped:
-    message_id, sender = _text(raw.get("id")), _text(raw.get("from"))
-    if not message_id or not sender:
+    message_id = _text(raw.get("id"))
+    phone, user_id = _text(raw.get("from")), _text(raw.get("from_user_id"))
+    if not message_id or not (phone or user_id):
         return Skipped(reason="message without id or sender", field="messages")
     if not is_identifier(message_id, MAX_MESSAGE_ID_LENGTH):
         return Skipped(reason="message id is not a storable WhatsApp id", field="messages")
-    if not is_identifier(sender, MAX_CUSTOMER_ID_LENGTH):
+    if any(sender and not is_identifier(sender, MAX_CUSTOMER_ID_LENGTH) for sender in (phone, user_id)):
         return Skipped(reason="sender is not a storable WhatsApp id", field="messages")
     message_type = MessageType(_text(raw.get("type")) or "unknown")
     return InboundMessage(
         id=message_id,
         phone_number_id=phone_number_id,
-        customer_phone=sender,
+        customer_phone=phone or None,
+        customer_user_id=user_id or None,
         type=message_type,
         timestamp=_timestamp(raw.get("timestamp")),
         text=_readable_text(message_type, raw),
@@ -220,6 +234,7 @@ def _parse_status(raw: Mapping[str, Any], phone_number_id: str) -> StatusUpdate 
         message_id=message_id,
         phone_number_id=phone_number_id,
         recipient=_text(raw.get("recipient_id")),
+        recipient_user_id=_text(raw.get("recipient_user_id")),
         status=DeliveryStatus(_text(raw.get("status")) or "unknown"),
         timestamp=_timestamp(raw.get("timestamp")),
         errors=errors,

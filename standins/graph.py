@@ -1,8 +1,12 @@
-"""A local server speaking the WhatsApp Cloud API's messages endpoint, with Meta's errors and faults.
+"""A local server speaking the WhatsApp Cloud API, with Meta's errors and faults.
 
-`POST /{version}/{phone_number_id}/messages` validates like Meta (Bearer token, the tenant's token
-for that number, `messaging_product`, `to`, `text.body` ≤ 4096 characters), records every attempt,
-and answers with a fresh `wamid`. Tests script Meta's error codes, HTTP 5xx and delays.
+`POST /{version}/{phone_number_id}/messages` validates like Meta (a current Graph API version,
+Bearer token, the tenant's token for that number, `messaging_product`, a recipient given as `to`
+(phone number) or `recipient` (business-scoped user id), `text.body` ≤ 4096 characters), records
+every attempt, and answers with a fresh `wamid`. The same path takes read receipts with a typing
+indicator (`status: read`, `message_id`, `typing_indicator: {type: text}`), recorded apart (`reads`)
+because they send nothing. `GET /{version}/{phone_number_id}` is the phone number's own object (the
+live check reads it). Tests script Meta's error codes, HTTP 5xx and delays.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import secrets
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from starlette.applications import Starlette
@@ -21,13 +26,27 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from shared.graph_api import served_on
 from standins.graph_errors import GRAPH_ERRORS, GraphErrorResponse, graph_error, transient_error
 from standins.scripting import FaultScript, Recorder
 from standins.server import BackgroundServer, serve_forever, standalone_arguments
 
 MAX_TEXT_LENGTH = 4096
-_VERSION = re.compile(r"^v\d+\.\d+$")
+# Meta: a country code, a period, up to 128 alphanumerics (a parent BSUID has ENT. after the code).
+_BSUID = re.compile(r"^[A-Z]{2}\.(ENT\.)?[A-Za-z0-9]{1,128}$")
 _LONG_POLL_LIMIT_SECONDS = 30.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReadReceipt:
+    """A "mark as read" call, with the typing indicator or without."""
+
+    version: str
+    phone_number_id: str
+    token: str
+    message_id: str
+    typing: bool
+    status: int
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -37,17 +56,23 @@ class SentMessage:
     version: str
     phone_number_id: str
     token: str  # from `Authorization: Bearer …`; "" when absent
-    to: str
+    to: str  # the phone number; "" when the message went to a business-scoped user id
     type: str
     body: str | None  # `text.body` for text messages
     status: int  # the HTTP status answered
     wamid: str | None = None  # set when accepted
     error_code: int | None = None
+    recipient: str = ""  # `recipient`: the business-scoped user id (BSUID), when given
     payload: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def accepted(self) -> bool:
         return self.wamid is not None
+
+    @property
+    def addressee(self) -> str:
+        """Whom Meta delivers to: `to` wins over `recipient` when both are given (as at Meta)."""
+        return self.to or self.recipient
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -77,7 +102,9 @@ class GraphStandIn(BackgroundServer):
     ) -> None:
         self.tokens: dict[str, str] | None = dict(tokens) if tokens is not None else None
         self.recorder: Recorder[SentMessage] = Recorder()
+        self.read_recorder: Recorder[ReadReceipt] = Recorder()
         self.faults: FaultScript[SentMessage, GraphFault] = FaultScript()
+        self.read_faults: FaultScript[ReadReceipt, GraphFault] = FaultScript()
         super().__init__(self._build_app(), host=host, port=port)
 
     @property
@@ -91,7 +118,18 @@ class GraphStandIn(BackgroundServer):
         return [m for m in self.recorder.snapshot() if m.accepted]
 
     def delivered_to(self, to: str) -> list[SentMessage]:
-        return [m for m in self.delivered if m.to == to]
+        return [m for m in self.delivered if m.addressee == to]
+
+    @property
+    def reads(self) -> list[ReadReceipt]:
+        """Every read receipt (with or without typing indicator), in order."""
+        return self.read_recorder.snapshot()
+
+    def fail_reads(
+        self, n: int | None = 1, *, status: int | None = 503, code: int | None = None, delay: float = 0.0
+    ) -> None:
+        """Answer the next `n` read receipts with an error (or only late, with neither)."""
+        self.read_faults.add(GraphFault(code=code, status=status, delay=delay), times=n)
 
     def register(self, phone_number_id: str, token: str) -> None:
         """Accept `token` (only) for `phone_number_id` from now on."""
@@ -137,18 +175,77 @@ class GraphStandIn(BackgroundServer):
     def reset(self) -> None:
         """Forget recorded sends and scripted faults (registered tokens are kept)."""
         self.recorder.clear()
+        self.read_recorder.clear()
         self.faults.clear()
+        self.read_faults.clear()
 
     def _build_app(self) -> Starlette:
         return Starlette(
             routes=[
                 Route("/_standin/messages", self._list_delivered, methods=["GET"]),
-                Route("/{version}/{phone_number_id}/messages", self._send, methods=["POST"]),
+                Route("/{version}/{phone_number_id}/messages", self._messages, methods=["POST"]),
+                Route("/{version}/{phone_number_id}", self._phone_number, methods=["GET"]),
             ]
         )
 
-    async def _send(self, request: Request) -> JSONResponse:
-        attempt, problem = await _read_attempt(request)
+    async def _messages(self, request: Request) -> JSONResponse:
+        try:
+            payload = await request.json()
+        except ValueError:
+            payload = None
+        if isinstance(payload, dict) and "status" in payload:
+            return await self._mark_read(request, payload)
+        return await self._send(request, payload)
+
+    async def _mark_read(self, request: Request, payload: dict[str, Any]) -> JSONResponse:
+        typing = payload.get("typing_indicator")
+        receipt = ReadReceipt(
+            version=request.path_params["version"],
+            phone_number_id=request.path_params["phone_number_id"],
+            token=_bearer(request),
+            message_id=str(payload.get("message_id") or ""),
+            typing=typing is not None,
+            status=0,
+        )
+        fault = self.read_faults.take(receipt)
+        if fault is not None:
+            await self.pause(fault.delay)
+        refusal: GraphErrorResponse | None
+        if fault is not None and (fault.code is not None or fault.status is not None):
+            refusal = (
+                graph_error(fault.code, status=fault.status)
+                if fault.code is not None
+                else transient_error(fault.status or 503)
+            )
+        else:
+            refusal = (
+                _version_refusal(receipt.version)
+                or self._token_refusal(receipt.phone_number_id, receipt.token)
+                or _read_refusal(payload)
+            )
+        status = refusal.status_code if refusal is not None else 200
+        self.read_recorder.append(dataclasses.replace(receipt, status=status))
+        return refusal if refusal is not None else JSONResponse({"success": True})
+
+    async def _phone_number(self, request: Request) -> JSONResponse:
+        """The business phone number's object, as the live check reads it (token checked)."""
+        phone_number_id = request.path_params["phone_number_id"]
+        refusal = _version_refusal(request.path_params["version"]) or self._token_refusal(
+            phone_number_id, _bearer(request)
+        )
+        if refusal is not None:
+            return refusal
+        return JSONResponse(
+            {
+                "verified_name": "Stand-in Business",
+                "display_phone_number": "+1 555-000-" + phone_number_id[-4:],
+                "quality_rating": "GREEN",
+                "id": phone_number_id,
+            }
+        )
+
+    async def _send(self, request: Request, payload: object) -> JSONResponse:
+        attempt, problem = _read_attempt(request, payload)
         fault = self.faults.take(attempt)
         if fault is not None and (fault.code is not None or fault.status is not None):
             await self.pause(fault.delay)
@@ -164,27 +261,32 @@ class GraphStandIn(BackgroundServer):
         self.recorder.append(dataclasses.replace(attempt, status=200, wamid=wamid))
         if fault is not None:
             await self.pause(fault.delay)
+        # Meta: to a phone number, `wa_id`; to a BSUID only, `user_id` and no `wa_id`.
+        contact = (
+            {"input": attempt.to, "wa_id": re.sub(r"\D", "", attempt.to)}
+            if attempt.to
+            else {"input": attempt.recipient, "user_id": attempt.recipient}
+        )
         return JSONResponse(
-            {
-                "messaging_product": "whatsapp",
-                "contacts": [{"input": attempt.to, "wa_id": re.sub(r"\D", "", attempt.to)}],
-                "messages": [{"id": wamid}],
-            }
+            {"messaging_product": "whatsapp", "contacts": [contact], "messages": [{"id": wamid}]}
         )
 
     def _check_credentials(self, attempt: SentMessage) -> GraphErrorResponse | None:
-        if not attempt.token:
+        return self._token_refusal(attempt.phone_number_id, attempt.token)
+
+    def _token_refusal(self, phone_number_id: str, token: str) -> GraphErrorResponse | None:
+        if not token:
             return graph_error(104, message="An access token is required to request this resource.")
         if self.tokens is None:
             return None
-        expected = self.tokens.get(attempt.phone_number_id)
+        expected = self.tokens.get(phone_number_id)
         if expected is None:
             message = (
-                f"Unsupported post request. Object with ID '{attempt.phone_number_id}' does not exist, "
+                f"Unsupported post request. Object with ID '{phone_number_id}' does not exist, "
                 "cannot be loaded due to missing permissions, or does not support this operation."
             )
             return graph_error(100, message=message, error_type="GraphMethodException", subcode=33)
-        if not secrets.compare_digest(expected, attempt.token):
+        if not secrets.compare_digest(expected, token):
             return graph_error(
                 190, message="Invalid OAuth access token - Cannot parse access token", subcode=None
             )
@@ -213,7 +315,7 @@ class GraphStandIn(BackgroundServer):
             {
                 "index": i,
                 "phone_number_id": m.phone_number_id,
-                "to": m.to,
+                "to": m.addressee,
                 "type": m.type,
                 "body": m.body,
                 "id": m.wamid,
@@ -241,38 +343,64 @@ def _number(value: str | None, default: float) -> float:
         return default
 
 
-async def _read_attempt(request: Request) -> tuple[SentMessage, GraphErrorResponse | None]:
-    """The send as far as it can be read, and the error Meta would give for its body."""
+def _bearer(request: Request) -> str:
     authorization = request.headers.get("authorization", "")
-    token = authorization[7:].strip() if authorization.lower().startswith("bearer ") else ""
-    try:
-        payload = await request.json()
-    except ValueError:
-        payload = None
+    return authorization[7:].strip() if authorization.lower().startswith("bearer ") else ""
+
+
+def _read_attempt(request: Request, payload: object) -> tuple[SentMessage, GraphErrorResponse | None]:
+    """The send as far as it can be read, and the error Meta would give for its body."""
     body = payload if isinstance(payload, dict) else {}
     text = body.get("text")
     attempt = SentMessage(
         version=request.path_params["version"],
         phone_number_id=request.path_params["phone_number_id"],
-        token=token,
+        token=_bearer(request),
         to=str(body.get("to") or ""),
+        recipient=str(body.get("recipient") or ""),
         type=str(body.get("type") or "text"),
         body=text.get("body") if isinstance(text, dict) and isinstance(text.get("body"), str) else None,
         status=0,
         payload=body,
     )
-    return attempt, _validate(attempt, payload)
+    return attempt, _version_refusal(attempt.version) or _validate(attempt, payload)
+
+
+def _version_refusal(version: str) -> GraphErrorResponse | None:
+    """Meta serves the versions `shared.graph_api` lists (v21.0 to v27.0 on 2026-12-01)."""
+    if not served_on(version, date.today()):
+        return graph_error(
+            2635,
+            status=400,
+            message=f"(#2635) You are calling a deprecated or unknown version of the Graph API: {version}.",
+        )
+    return None
+
+
+def _read_refusal(payload: dict[str, Any]) -> GraphErrorResponse | None:
+    """Meta's checks of a "mark as read" body (typing indicators: only `{"type": "text"}`)."""
+    if payload.get("messaging_product") != "whatsapp":
+        return graph_error(100, message="(#100) The parameter messaging_product is required.")
+    if payload.get("status") != "read":
+        return graph_error(100, details="Param status must be one of {read}.")
+    message_id = payload.get("message_id")
+    if not isinstance(message_id, str) or not message_id.startswith("wamid."):
+        return graph_error(131009, details="Param message_id is not a valid WhatsApp message id.")
+    typing = payload.get("typing_indicator")
+    if typing is not None and typing != {"type": "text"}:
+        return graph_error(131009, details="Param typing_indicator['type'] must be one of {text}.")
+    return None
 
 
 def _validate(attempt: SentMessage, payload: object) -> GraphErrorResponse | None:
-    if not _VERSION.match(attempt.version):
-        return graph_error(100, message=f"Unknown path components: /{attempt.version}")
     if not isinstance(payload, dict):
         return graph_error(100, details="The request body must be a JSON object.")
     if payload.get("messaging_product") != "whatsapp":
         return graph_error(100, message="(#100) The parameter messaging_product is required.")
-    if not attempt.to:
+    if not attempt.to and not attempt.recipient:
         return graph_error(100, message="(#100) The parameter to is required.")
+    if attempt.recipient and not attempt.to and not _BSUID.match(attempt.recipient):
+        return graph_error(100, details="Param recipient must be a valid business-scoped user id.")
     if attempt.type == "text":
         if attempt.body is None or not attempt.body.strip():
             return graph_error(100, message="(#100) The parameter text['body'] is required.")

@@ -35,6 +35,9 @@ GRAPH_ERRORS: dict[int, GraphErrorKind] = {
         400, "Access token required", "An access token is required to request this resource."
     ),
     190: GraphErrorKind(401, "Access token has expired", "Your access token has expired."),
+    2635: GraphErrorKind(
+        400, "Deprecated API version", "The Graph API version called is no longer available."
+    ),
     368: GraphErrorKind(
         403, "Temporarily blocked for policies violations", "The account has been restricted."
     ),
@@ -47,6 +50,7 @@ GRAPH_ERRORS: dict[int, GraphErrorKind] = {
         400, "Required parameter is missing", "The request is missing a required parameter."
     ),
     131009: GraphErrorKind(400, "Parameter value is not valid", "One or more parameter values are invalid."),
+    131016: GraphErrorKind(503, "Service unavailable", "A service is temporarily unavailable."),
     131026: GraphErrorKind(
         400, "Message undeliverable", "Unable to deliver message: the recipient may not be a WhatsApp user."
     ),

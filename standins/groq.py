@@ -1,7 +1,14 @@
-"""A local server speaking Groq's OpenAI-compatible chat-completions protocol, with scriptable faults.
+"""A local server speaking Groq's OpenAI-compatible protocol, as strict as Groq, with scriptable faults.
 
 Point the official SDK at it with `AsyncGroq(base_url=standin.base_url, ...)` or `GROQ_BASE_URL`.
 By default it answers with a deterministic reply that says plainly it is an offline stand-in.
+
+Like Groq (December 2026, `shared.groq_models`): a key that is not `gsk_…` is 401
+`invalid_api_key`; only current models answer (a model retired before 2026 is 400
+`model_decommissioned`, one retired since, or unknown, is 404 `model_not_found`); reasoning
+parameters are checked per model, and reasoning models return their reasoning where Groq does
+(gpt-oss in `message.reasoning` unless `include_reasoning: false`; Qwen 3 inside `<think>` in the
+content unless `reasoning_format` says otherwise).
 """
 
 from __future__ import annotations
@@ -18,18 +25,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from shared.groq_models import CURRENT_MODELS, Kind, Reasoning, current_model, reasoning_of, retired_model
 from standins.scripting import FaultScript, Recorder
 from standins.server import BackgroundServer, serve_forever, standalone_arguments
 
 CHAT_COMPLETIONS_PATH = "/openai/v1/chat/completions"
-DEFAULT_MODELS = (
-    "llama-3.3-70b-versatile",
-    "llama-3.1-8b-instant",
-    "openai/gpt-oss-120b",
-    "openai/gpt-oss-20b",
-    "qwen/qwen3-32b",
-)
+DEFAULT_MODELS = tuple(model.id for model in CURRENT_MODELS)
 OFFLINE_LABEL = "[offline Groq stand-in]"
+KEY_PREFIX = "gsk_"
+# What the stand-in "thinks" before answering, so tests can prove it never reaches a customer.
+REASONING_TEXT = "The user wrote something; I should answer briefly and politely."
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -47,6 +52,9 @@ class GroqRequest:
     temperature: float | None
     max_tokens: int | None
     messages: tuple[ChatMessage, ...]
+    include_reasoning: bool | None = None
+    reasoning_format: str | None = None
+    reasoning_effort: str | None = None
     status: int = 200
     body: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
@@ -114,6 +122,60 @@ def groq_error(status: int, *, code: str | None = None, message: str | None = No
     return JSONResponse({"error": error}, status_code=status)
 
 
+def model_refusal(model: str, *, served: set[str], decommissioned: Iterable[str] = ()) -> JSONResponse | None:
+    """Groq's answer to a model it does not serve: 400 `model_decommissioned` for one retired
+    before 2026, 404 `model_not_found` for one retired since, or unknown (as Groq answers now)."""
+    if model in served:
+        return None
+    retired = retired_model(model)
+    if model in decommissioned or (retired is not None and not retired.refused_as_not_found):
+        message = (
+            f"The model `{model}` has been decommissioned and is no longer supported. Please refer to"
+            " https://console.groq.com/docs/deprecations for a recommendation on which model to use instead."
+        )
+        return groq_error(400, code="model_decommissioned", message=message)
+    return groq_error(404, message=f"The model `{model}` does not exist or you do not have access to it.")
+
+
+_EFFORTS = {
+    Reasoning.GPT_OSS: ("low", "medium", "high"),
+    Reasoning.QWEN: ("none", "default", "low", "medium", "high"),
+    Reasoning.NONE: (),
+}
+
+
+def reasoning_refusal(request: GroqRequest) -> JSONResponse | None:
+    """The 400 Groq gives for reasoning parameters the model does not take (docs/reasoning)."""
+    style = reasoning_of(request.model)
+    if request.include_reasoning is not None and request.reasoning_format is not None:
+        return groq_error(400, message="`include_reasoning` and `reasoning_format` are mutually exclusive.")
+    if request.reasoning_format is not None and style is not Reasoning.QWEN:
+        return groq_error(400, message="reasoning_format is not supported with this model")
+    if request.reasoning_format is not None and request.reasoning_format not in ("hidden", "raw", "parsed"):
+        return groq_error(400, message="`reasoning_format` must be one of `hidden`, `raw` or `parsed`")
+    if request.include_reasoning is not None and style is Reasoning.NONE:
+        return groq_error(400, message="include_reasoning is not supported with this model")
+    if request.reasoning_effort is not None and request.reasoning_effort not in _EFFORTS[style]:
+        if style is Reasoning.NONE:
+            return groq_error(400, message="reasoning_effort is not supported with this model")
+        allowed = ", ".join(f"`{effort}`" for effort in _EFFORTS[style])
+        return groq_error(400, message=f"reasoning_effort must be one of {allowed}")
+    return None
+
+
+def _answer_message(request: GroqRequest, text: str) -> dict[str, Any]:
+    """The assistant message, with the reasoning where Groq puts it for this model and request."""
+    style = reasoning_of(request.model)
+    if style is Reasoning.GPT_OSS and request.include_reasoning is not False:
+        return {"role": "assistant", "content": text, "reasoning": REASONING_TEXT}
+    if style is Reasoning.QWEN and request.reasoning_effort != "none":
+        if request.reasoning_format == "parsed":
+            return {"role": "assistant", "content": text, "reasoning": REASONING_TEXT}
+        if request.reasoning_format != "hidden":  # raw, Qwen's default
+            return {"role": "assistant", "content": f"<think>{REASONING_TEXT}</think>{text}"}
+    return {"role": "assistant", "content": text}
+
+
 def completion_body(request: GroqRequest, text: str) -> dict[str, Any]:
     """The JSON Groq returns for a finished, non-streamed completion."""
     prompt_tokens = _tokens(" ".join(m.content for m in request.messages))
@@ -126,7 +188,7 @@ def completion_body(request: GroqRequest, text: str) -> dict[str, Any]:
         "choices": [
             {
                 "index": 0,
-                "message": {"role": "assistant", "content": text},
+                "message": _answer_message(request, text),
                 "logprobs": None,
                 "finish_reason": "stop",
             }
@@ -173,6 +235,7 @@ class GroqStandIn(BackgroundServer):
         self.reply = reply
         self._default_reply = reply
         self.recorder: Recorder[GroqRequest] = Recorder()
+        self.model_list_keys: list[str] = []  # the key of every `GET /openai/v1/models`
         self.faults: FaultScript[GroqRequest, GroqFault] = FaultScript()
         super().__init__(self._build_app(), host=host, port=port)
 
@@ -224,6 +287,7 @@ class GroqStandIn(BackgroundServer):
         """Forget recorded calls and scripted faults, and restore the reply (keys and models stay)."""
         self.reply = self._default_reply
         self.recorder.clear()
+        self.model_list_keys.clear()
         self.faults.clear()
 
     def _build_app(self) -> Starlette:
@@ -231,6 +295,7 @@ class GroqStandIn(BackgroundServer):
             routes=[
                 Route(CHAT_COMPLETIONS_PATH, self._chat_completions, methods=["POST"]),
                 Route("/openai/v1/models", self._list_models, methods=["GET"]),
+                Route("/openai/v1/models/{model:path}", self._get_model, methods=["GET"]),
                 Route("/{path:path}", _unknown_url, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
             ]
         )
@@ -248,37 +313,83 @@ class GroqStandIn(BackgroundServer):
             response = JSONResponse(dict(fault.body))
         else:
             response = (
-                self._check_key(request) or problem or self._check_model(request) or self._answer(request)
+                self._check_key(request)
+                or problem
+                or self._check_model(request)
+                or reasoning_refusal(request)
+                or self._answer(request)
             )
         self.recorder.append(replace(request, status=response.status_code))
         return response
 
     def _check_key(self, request: GroqRequest) -> JSONResponse | None:
-        if not request.api_key or (self.api_keys is not None and request.api_key not in self.api_keys):
+        if not request.api_key.startswith(KEY_PREFIX):
+            return groq_error(401)
+        if self.api_keys is not None and request.api_key not in self.api_keys:
             return groq_error(401)
         return None
 
     def _check_model(self, request: GroqRequest) -> JSONResponse | None:
-        if request.model in self.decommissioned_models:
-            message = f"The model `{request.model}` has been decommissioned and is no longer supported."
-            return groq_error(400, code="model_decommissioned", message=message)
-        if self.models is not None and request.model not in self.models:
-            message = f"The model `{request.model}` does not exist or you do not have access to it."
-            return groq_error(404, message=message)
-        return None
+        return model_refusal(
+            request.model,
+            served=self.models if self.models is not None else set(DEFAULT_MODELS),
+            decommissioned=self.decommissioned_models,
+        )
 
     def _answer(self, request: GroqRequest) -> JSONResponse:
         headers = {"x-request-id": f"req_{uuid.uuid4().hex}", "x-ratelimit-remaining-requests": "14399"}
         return JSONResponse(completion_body(request, self.reply(request)), headers=headers)
 
     async def _list_models(self, http_request: Request) -> JSONResponse:
-        created = int(time.time())
+        """`GET /openai/v1/models`: the models this key may use (Groq lists active models only)."""
+        api_key = _bearer(http_request)
+        self.model_list_keys.append(api_key)
+        refusal = self._check_key(
+            GroqRequest(api_key=api_key, model="", temperature=None, max_tokens=None, messages=())
+        )
+        if refusal is not None:
+            return refusal
         models = sorted(self.models if self.models is not None else DEFAULT_MODELS)
-        data = [
-            {"id": m, "object": "model", "created": created, "owned_by": "offline", "active": True}
-            for m in models
-        ]
-        return JSONResponse({"object": "list", "data": data})
+        return JSONResponse({"object": "list", "data": [_model_object(m) for m in models]})
+
+    async def _get_model(self, http_request: Request) -> JSONResponse:
+        model = http_request.path_params["model"]
+        api_key = _bearer(http_request)
+        refusal = self._check_key(
+            GroqRequest(api_key=api_key, model=model, temperature=None, max_tokens=None, messages=())
+        )
+        if refusal is not None:
+            return refusal
+        served = self.models if self.models is not None else set(DEFAULT_MODELS)
+        if model not in served:
+            return groq_error(
+                404, message=f"The model `{model}` does not exist or you do not have access to it."
+            )
+        return JSONResponse(_model_object(model))
+
+
+def _model_object(model: str) -> dict[str, Any]:
+    known = current_model(model)
+    speech = known is not None and known.kind is Kind.SPEECH_TO_TEXT
+    return {
+        "id": model,
+        "object": "model",
+        "created": 1754408224,
+        "owned_by": "offline",
+        "active": True,
+        "context_window": 448 if speech else 131072,
+        "input_modalities": ["audio"]
+        if speech
+        else ["text", "image"]
+        if known and known.vision
+        else ["text"],
+        "output_modalities": ["transcription"] if speech else ["text"],
+    }
+
+
+def _bearer(http_request: Request) -> str:
+    authorization = http_request.headers.get("authorization", "")
+    return authorization[7:].strip() if authorization.lower().startswith("bearer ") else ""
 
 
 def _matcher(api_key: str | None, model: str | None) -> Callable[[GroqRequest], bool]:
@@ -290,8 +401,7 @@ def _matcher(api_key: str | None, model: str | None) -> Callable[[GroqRequest], 
 
 async def _parse_request(http_request: Request) -> tuple[GroqRequest, JSONResponse | None]:
     """The request as far as it can be read, and the 400 Groq would give if it is invalid."""
-    authorization = http_request.headers.get("authorization", "")
-    api_key = authorization[7:].strip() if authorization.lower().startswith("bearer ") else ""
+    api_key = _bearer(http_request)
     try:
         body = await http_request.json()
     except ValueError:
@@ -309,12 +419,17 @@ async def _parse_request(http_request: Request) -> tuple[GroqRequest, JSONRespon
     )
     temperature = body.get("temperature")
     max_tokens = body.get("max_completion_tokens", body.get("max_tokens"))
+    include_reasoning = body.get("include_reasoning")
+    reasoning_format, reasoning_effort = body.get("reasoning_format"), body.get("reasoning_effort")
     request = GroqRequest(
         api_key=api_key,
         model=model if isinstance(model := body.get("model"), str) else "",
         temperature=float(temperature) if isinstance(temperature, int | float) else None,
         max_tokens=max_tokens if isinstance(max_tokens, int) else None,
         messages=messages,
+        include_reasoning=include_reasoning if isinstance(include_reasoning, bool) else None,
+        reasoning_format=str(reasoning_format) if reasoning_format is not None else None,
+        reasoning_effort=str(reasoning_effort) if reasoning_effort is not None else None,
         body=body,
     )
     if not request.model:

@@ -8,6 +8,7 @@ from uuid import UUID
 
 import asyncpg
 
+from shared.groq_models import DEFAULT_CHAT_MODEL
 from shared.master_keys import Keyring
 from shared.secrets_crypto import SecretColumn, encrypt_secret
 from shared.web_chat_keys import new_web_chat_key, web_chat_key_digest
@@ -35,7 +36,7 @@ async def add_tenant(
     whatsapp: bool = True,
     groq: bool = True,
     active: bool = True,
-    model: str = "llama-3.3-70b-versatile",
+    model: str = DEFAULT_CHAT_MODEL,
     history_length: int = 10,
     system_prompt: str | None = None,
     app_secret: str | None = None,

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
+from datetime import UTC, datetime
 
 import asyncpg
 
 from admin.checks import CHECKS, ProblemKind, find_problems, tenants_that_cannot_be_served
-from admin.records import Tenant, TenantStatus
+from admin.records import DeliveryHealth, ModelSubstitution, Tenant, TenantStatus
+from shared.groq_models import DEFAULT_CHAT_MODEL
 from tests.admin.conftest import Cli, add_served_tenant, add_tenant
 from tests.seed import seed_queries
 
@@ -21,7 +24,7 @@ def status(**changes: object) -> TenantStatus:
         "access_token_configured": True,
         "has_groq_config": True,
         "groq_key_configured": True,
-        "model": "llama-3.3-70b-versatile",
+        "model": DEFAULT_CHAT_MODEL,
     }
     fields.update(changes)
     return TenantStatus(**fields)  # type: ignore[arg-type]
@@ -46,7 +49,27 @@ def test_what_stops_a_tenant_with_an_active_number_from_being_served() -> None:
         (ProblemKind.MISSING_GROQ_CONFIG, True)
     ]
     assert kinds(status(groq_key_configured=False)) == [(ProblemKind.MISSING_GROQ_KEY, True)]
-    assert kinds(status(model="mixtral-8x7b-32768")) == [(ProblemKind.RETIRED_MODEL, True)]
+
+
+def test_a_retired_or_refused_model_is_a_warning_the_default_model_answers_meanwhile() -> None:
+    assert kinds(status(model="mixtral-8x7b-32768")) == [(ProblemKind.RETIRED_MODEL, False)]
+    substitution = ModelSubstitution(
+        requested_model="openai/gpt-oss-120b",
+        substitute_model="openai/gpt-oss-20b",
+        reason="http 404 model_not_found",
+        times=3,
+        last_at=datetime(2026, 11, 30, 9, 15, tzinfo=UTC),
+    )
+    refused = status(delivery=DeliveryHealth(model_substitution=substitution))
+    [problem] = find_problems([refused])
+    assert (problem.kind, problem.blocks_service) == (ProblemKind.MODEL_SUBSTITUTED, False)
+    assert problem.detail == (
+        "Groq refused model openai/gpt-oss-120b (http 404 model_not_found, 3 time(s), last at"
+        " 2026-11-30 09:15 UTC): replies come from openai/gpt-oss-20b; switch with:"
+        " wa-admin set-groq shop@example.com --model openai/gpt-oss-20b"
+    )
+    # The tenant has changed its model since: nothing left to report.
+    assert find_problems([replace(refused, model="qwen/qwen3.8-27b")]) == []
 
 
 def test_without_an_active_number_problems_are_warnings() -> None:
@@ -89,7 +112,7 @@ async def test_check_passes_when_every_active_tenant_can_be_served(cli: Cli) -> 
         "yes",
         "Configured",
         "Configured",
-        "llama-3.3-70b-versatile",
+        DEFAULT_CHAT_MODEL,
     ]
     assert [p[:3] for p in reported_problems(result.out)] == [
         ["warning", "prospect@example.com", "missing_whatsapp_config"],
@@ -131,18 +154,23 @@ async def test_check_reports_a_retired_model_left_by_the_seed(cli: Cli, db: asyn
 
     result = await cli("check")
 
-    assert result.code == 1
+    # Served still (the handler answers with the deployment's default model), so a warning.
+    assert result.code == 0
     problems = reported_problems(result.out)
     assert [p[:3] for p in problems] == [
         ["warning", "dormant@example.com", "inactive_whatsapp_config"],
         ["warning", "dormant@example.com", "retired_model"],
-        ["BLOCKING", "shop@example.com", "retired_model"],
+        ["warning", "shop@example.com", "retired_model"],
     ]
-    assert "wa-admin set-groq shop@example.com --model llama-3.3-70b-versatile" in problems[2][3]
+    assert "wa-admin set-groq shop@example.com --model openai/gpt-oss-120b" in problems[2][3]
 
-    fixed = await cli("set-groq", "shop@example.com", "--model", "llama-3.3-70b-versatile")
+    fixed = await cli("set-groq", "shop@example.com", "--model", "openai/gpt-oss-120b")
     assert fixed.code == 0
-    assert (await cli("check")).code == 0
+    after = await cli("check")
+    assert [p[:3] for p in reported_problems(after.out)] == [
+        ["warning", "dormant@example.com", "inactive_whatsapp_config"],
+        ["warning", "dormant@example.com", "retired_model"],
+    ]
 
 
 async def test_check_table_agrees_with_the_seed_verification_sql(cli: Cli, db: asyncpg.Connection) -> None:

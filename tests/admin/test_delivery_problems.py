@@ -124,11 +124,11 @@ async def test_a_refused_model_names_the_model_fix(cli: Cli, db: asyncpg.Connect
     assert result.code == 1
     problems = reported_problems(result.out)
     assert [p[:3] for p in problems] == [
-        ["BLOCKING", "shop@example.com", "retired_model"],
+        ["warning", "shop@example.com", "retired_model"],
         ["BLOCKING", "shop@example.com", "groq_rejected"],
     ]
     assert "Groq refused the model gemma-7b-it (http 400 model_decommissioned" in problems[1][3]
-    assert "wa-admin set-groq shop@example.com --model llama-3.1-8b-instant" in problems[1][3]
+    assert "wa-admin set-groq shop@example.com --model openai/gpt-oss-20b" in problems[1][3]
 
 
 @pytest.mark.parametrize(
@@ -136,8 +136,8 @@ async def test_a_refused_model_names_the_model_fix(cli: Cli, db: asyncpg.Connect
     [
         ("http 401 invalid_api_key", "the API key", "--api-key-stdin"),
         ("http 403 permission_denied", "the API key", "--api-key-stdin"),
-        ("http 404 model_not_found", "the model llama-3.3-70b-versatile", "--model MODEL"),
-        ("http 400 model_decommissioned", "the model llama-3.3-70b-versatile", "--model MODEL"),
+        ("http 404 model_not_found", "the model openai/gpt-oss-120b", "--model MODEL"),
+        ("http 400 model_decommissioned", "the model openai/gpt-oss-120b", "--model MODEL"),
         ("http 400 invalid_request_error", "the request", "--model MODEL) or set a new key"),
         ("http 413", "the request", "--api-key-stdin"),
     ],

@@ -6,6 +6,7 @@ import uuid
 
 import asyncpg
 
+from shared.groq_models import DEFAULT_CHAT_MODEL
 from shared.secrets_crypto import SecretColumn
 from tests.admin.conftest import (
     ACCESS_TOKEN,
@@ -210,14 +211,14 @@ async def test_set_groq_creates_the_config_with_current_defaults(cli: Cli, db: a
     )
 
     assert result.code == 0, result.err
-    assert "created" in result.out and "llama-3.3-70b-versatile" in result.out
+    assert "created" in result.out and DEFAULT_CHAT_MODEL in result.out
     result.assert_no_secret()
     row = await db.fetchrow(
         "SELECT user_id, api_key, model, temperature, history_length, fallback_text FROM user_groq_config"
     )
     assert row is not None
     assert (revealed(row["api_key"], SecretColumn.GROQ_API_KEY, row["user_id"]), row["model"], float(row["temperature"]), row["history_length"]) == (
-        GROQ_KEY, "llama-3.3-70b-versatile", 0.7, 10,
+        GROQ_KEY, DEFAULT_CHAT_MODEL, 0.7, 10,
     )  # fmt: skip
     assert row["fallback_text"].startswith("Désolé")
 
@@ -226,7 +227,7 @@ async def test_set_groq_later_updates_settings_without_the_key(cli: Cli, db: asy
     await add_served_tenant(cli, "shop@example.com", "123456789")
 
     result = await cli(
-        "set-groq", "shop@example.com", "--model", "llama-3.1-8b-instant", "--temperature", "1.5",
+        "set-groq", "shop@example.com", "--model", "openai/gpt-oss-20b", "--temperature", "1.5",
         "--system-prompt", "Tu vends des pagnes.", "--history-length", "0",
         "--fallback-text", "Un instant.", "--unsupported-media-text", "Texte seulement.",
     )  # fmt: skip
@@ -240,16 +241,14 @@ async def test_set_groq_later_updates_settings_without_the_key(cli: Cli, db: asy
     assert [
         (revealed(row["api_key"], SecretColumn.GROQ_API_KEY, row["user_id"]), *tuple(row.values())[2:])
         for row in rows
-    ] == [
-        (GROQ_KEY, "llama-3.1-8b-instant", 1.5, "Tu vends des pagnes.", 0, "Un instant.", "Texte seulement.")
-    ]
+    ] == [(GROQ_KEY, "openai/gpt-oss-20b", 1.5, "Tu vends des pagnes.", 0, "Un instant.", "Texte seulement.")]
 
 
 async def test_a_new_groq_config_requires_the_key(cli: Cli, db: asyncpg.Connection) -> None:
     await add_tenant(cli, "shop@example.com")
     before = await snapshot(db)
 
-    result = await cli("set-groq", "shop@example.com", "--model", "llama-3.1-8b-instant")
+    result = await cli("set-groq", "shop@example.com", "--model", "openai/gpt-oss-20b")
 
     result.assert_one_line_error("needs an API key")
     assert await snapshot(db) == before
@@ -266,7 +265,14 @@ async def test_set_groq_refuses_out_of_range_settings(cli: Cli, db: asyncpg.Conn
         ("--temperature", "nan", "temperature must be from 0 to 2"),
         ("--history-length", "101", "history length must be from 0 to 100"),
         ("--history-length", "-1", "history length must be from 0 to 100"),
-        ("--model", "llama3-70b-8192", "retired llama3-70b-8192; use llama-3.3-70b-versatile"),
+        ("--model", "llama3-70b-8192", "retired llama3-70b-8192 on 2025-08-30; use openai/gpt-oss-120b"),
+        (
+            "--model",
+            "llama-3.3-70b-versatile",
+            "retired llama-3.3-70b-versatile on 2026-08-16; use openai/gpt-oss-120b",
+        ),
+        ("--model", "gpt-5-turbo", "not a Groq model this release knows"),
+        ("--model", "whisper-large-v3-turbo", "is a speech-to-text model, not a chat model"),
         ("--fallback-text", "  ", "must not be blank"),
     ):
         result = await cli("set-groq", "shop@example.com", option, value)
@@ -288,7 +294,7 @@ async def test_list_shows_configs_with_secrets_masked(cli: Cli, db: asyncpg.Conn
     ]  # fmt: skip
     assert lines[0].split() == ["bare@example.com", lines[0].split()[1], "-", "-", "-", "-", "-", "-"]
     assert lines[1].split() == [
-        "shop@example.com", tenant_id, "123456789", "yes", "llama-3.3-70b-versatile",
+        "shop@example.com", tenant_id, "123456789", "yes", DEFAULT_CHAT_MODEL,
         "…" + ACCESS_TOKEN[-4:], "-", "…" + GROQ_KEY[-4:],
     ]  # fmt: skip
 

@@ -156,3 +156,22 @@ async def test_status_updates_for_the_tenant_need_its_own_secret_too(
 
     genuine = await container.invoke(envelope(read_receipt(), OWN_SECRET))
     assert genuine["statuses_applied"] == 1 and await reply_status() == "read"
+
+
+async def test_an_app_secret_that_cannot_be_decrypted_refuses_every_payload(
+    db: asyncpg.Connection, container: LambdaContainer, graph: GraphStandIn
+) -> None:
+    tenant = await add_tenant(db, 1, app_secret=OWN_SECRET)
+    other = await add_tenant(db, 2, app_secret="secret-of-tenant-2")
+    # A ciphertext sealed for another tenant (a bad copy, a restore mix-up): it does not decrypt here.
+    await db.execute(
+        "UPDATE user_whatsapp_config SET app_secret = (SELECT app_secret FROM user_whatsapp_config"
+        " WHERE user_id = $2) WHERE user_id = $1",
+        tenant.user_id,
+        other.user_id,
+    )
+
+    for secret in (APP_SECRET, OWN_SECRET):
+        result = await container.invoke(envelope(payload_for(tenant), secret))
+        assert result["messages"] == {"refused": 1}  # never "no app secret of its own"
+    assert graph.requests == []

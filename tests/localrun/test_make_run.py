@@ -148,7 +148,7 @@ async def test_switching_tenant_and_customer_reaches_the_other_tenant(
     assert await asyncio.to_thread(run.finish, 30) == 0, run.stderr
     assert "You are customer +447700900123 writing to garage@demo.example" in run.stdout
     assert (
-        "garage> [offline Groq stand-in] (llama-3.1-8b-instant, 0 earlier messages in context) You wrote: Hello"
+        "garage> [offline Groq stand-in] (openai/gpt-oss-20b, 0 earlier messages in context) You wrote: Hello"
         in (run.stdout)
     )
     assert "there is no tenant 9; /tenant lists them" in run.stdout

@@ -8,6 +8,7 @@ import uuid
 import asyncpg
 import pytest
 
+from shared.groq_models import DEFAULT_CHAT_MODEL
 from shared.master_keys import Keyring, MasterKeyNotConfigured
 from shared.migrate import discover_migrations, migrate
 from shared.secrets_crypto import SecretColumn, decrypt_secret
@@ -99,7 +100,8 @@ async def test_migrates_over_seed_tables_keeping_rows(create_database: CreateDat
         assert [reveal(row["access_token"], row["user_id"]) for row in active] == ["EAA-new"]
         groq = await conn.fetchrow("SELECT model, history_length, fallback_text FROM user_groq_config")
         assert groq is not None
-        assert groq["model"] == "llama3-70b-8192"  # kept as it was; `check` reports it retired
+        # The seed's retired default moves to Groq's current replacement (shared.groq_models).
+        assert groq["model"] == "openai/gpt-oss-120b"
         assert groq["history_length"] == 10
         assert groq["fallback_text"].startswith("Désolé")
         # The database now refuses a second active row for the same number.
@@ -117,7 +119,7 @@ async def test_new_groq_rows_default_to_a_current_model(db: asyncpg.Connection) 
     model = await db.fetchval(
         "INSERT INTO user_groq_config (user_id, api_key) VALUES ($1, 'k') RETURNING model", user_id
     )
-    assert model == "llama-3.3-70b-versatile"
+    assert model == DEFAULT_CHAT_MODEL
 
 
 async def test_seed_queries_run_verbatim(db: asyncpg.Connection) -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from standins.groq import OFFLINE_LABEL, GroqRequest, GroqStandIn, offline_reply
 
-MODEL = "llama-3.3-70b-versatile"
+MODEL = "openai/gpt-oss-120b"
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +28,7 @@ def standin(shared_standin: GroqStandIn) -> GroqStandIn:
 
 @pytest.fixture
 async def client(standin: GroqStandIn) -> AsyncIterator[groq.AsyncGroq]:
-    async with groq.AsyncGroq(api_key="gsk-tenant-a", base_url=standin.base_url, max_retries=0) as sdk:
+    async with groq.AsyncGroq(api_key="gsk_tenant_a", base_url=standin.base_url, max_retries=0) as sdk:
         yield sdk
 
 
@@ -79,15 +79,15 @@ async def test_records_key_model_temperature_and_messages(
     standin: GroqStandIn, client: groq.AsyncGroq
 ) -> None:
     await ask(client, "Premier")
-    async with groq.AsyncGroq(api_key="gsk-tenant-b", base_url=standin.base_url, max_retries=0) as other:
-        await ask(other, "Second", model="llama-3.1-8b-instant")
+    async with groq.AsyncGroq(api_key="gsk_tenant_b", base_url=standin.base_url, max_retries=0) as other:
+        await ask(other, "Second", model="openai/gpt-oss-20b")
 
     first, second = standin.requests
-    assert (first.api_key, first.model, first.temperature, first.status) == ("gsk-tenant-a", MODEL, 0.2, 200)
+    assert (first.api_key, first.model, first.temperature, first.status) == ("gsk_tenant_a", MODEL, 0.2, 200)
     assert first.last_user_message == "Premier"
     assert (second.api_key, second.model, second.last_user_message) == (
-        "gsk-tenant-b",
-        "llama-3.1-8b-instant",
+        "gsk_tenant_b",
+        "openai/gpt-oss-20b",
         "Second",
     )
 
@@ -102,14 +102,14 @@ async def test_reply_can_be_set_by_the_test(standin: GroqStandIn, client: groq.A
 
 
 async def test_unregistered_key_gets_401_invalid_api_key() -> None:
-    with GroqStandIn(api_keys=["gsk-good"]) as standin:
-        async with groq.AsyncGroq(api_key="gsk-good", base_url=standin.base_url, max_retries=0) as good:
+    with GroqStandIn(api_keys=["gsk_good"]) as standin:
+        async with groq.AsyncGroq(api_key="gsk_good", base_url=standin.base_url, max_retries=0) as good:
             assert (await ask(good)).startswith(OFFLINE_LABEL)
-        async with groq.AsyncGroq(api_key="gsk-bad", base_url=standin.base_url, max_retries=0) as bad:
+        async with groq.AsyncGroq(api_key="gsk_bad", base_url=standin.base_url, max_retries=0) as bad:
             with pytest.raises(groq.AuthenticationError) as raised:
                 await ask(bad)
-        standin.accept_key("gsk-bad")
-        async with groq.AsyncGroq(api_key="gsk-bad", base_url=standin.base_url, max_retries=0) as now_good:
+        standin.accept_key("gsk_bad")
+        async with groq.AsyncGroq(api_key="gsk_bad", base_url=standin.base_url, max_retries=0) as now_good:
             await ask(now_good)
         statuses = [(r.api_key, r.status) for r in standin.requests]
     assert raised.value.status_code == 401
@@ -118,12 +118,12 @@ async def test_unregistered_key_gets_401_invalid_api_key() -> None:
         "type": "invalid_request_error",
         "code": "invalid_api_key",
     }
-    assert statuses == [("gsk-good", 200), ("gsk-bad", 401), ("gsk-bad", 200)]
+    assert statuses == [("gsk_good", 200), ("gsk_bad", 401), ("gsk_bad", 200)]
 
 
 async def test_unknown_model_404_and_decommissioned_model_400() -> None:
     with GroqStandIn(models=[MODEL], decommissioned_models=["llama3-70b-8192"]) as standin:
-        async with groq.AsyncGroq(api_key="k", base_url=standin.base_url, max_retries=0) as client:
+        async with groq.AsyncGroq(api_key="gsk_k", base_url=standin.base_url, max_retries=0) as client:
             with pytest.raises(groq.NotFoundError) as missing:
                 await ask(client, model="no-such-model")
             with pytest.raises(groq.BadRequestError) as retired:
@@ -151,7 +151,7 @@ async def test_429_carries_retry_after_and_only_the_next_call_fails(
 
 async def test_sdk_retries_honour_retry_after(standin: GroqStandIn) -> None:
     standin.fail_next(1, status=429, retry_after=0.3)
-    async with groq.AsyncGroq(api_key="k", base_url=standin.base_url, max_retries=1) as retrying:
+    async with groq.AsyncGroq(api_key="gsk_k", base_url=standin.base_url, max_retries=1) as retrying:
         started = time.perf_counter()
         assert (await ask(retrying)).startswith(OFFLINE_LABEL)
         elapsed = time.perf_counter() - started
@@ -171,9 +171,9 @@ async def test_server_errors(standin: GroqStandIn, client: groq.AsyncGroq, statu
 
 
 async def test_rules_can_target_one_key_or_one_model(standin: GroqStandIn, client: groq.AsyncGroq) -> None:
-    standin.fail_next(None, status=500, api_key="gsk-broken")
+    standin.fail_next(None, status=500, api_key="gsk_broken")
     standin.fail_next(None, status=404, model="retired-model")
-    async with groq.AsyncGroq(api_key="gsk-broken", base_url=standin.base_url, max_retries=0) as broken:
+    async with groq.AsyncGroq(api_key="gsk_broken", base_url=standin.base_url, max_retries=0) as broken:
         for _ in range(3):
             with pytest.raises(groq.InternalServerError):
                 await ask(broken)
@@ -186,7 +186,7 @@ async def test_rules_can_target_one_key_or_one_model(standin: GroqStandIn, clien
 async def test_slow_answers_trip_the_sdk_timeout(standin: GroqStandIn) -> None:
     standin.slow(0.5, n=1)
     async with groq.AsyncGroq(
-        api_key="k", base_url=standin.base_url, max_retries=0, timeout=0.15
+        api_key="gsk_k", base_url=standin.base_url, max_retries=0, timeout=0.15
     ) as impatient:
         with pytest.raises(groq.APITimeoutError):
             await ask(impatient)
@@ -207,9 +207,9 @@ async def test_streaming_is_refused_in_groq_error_shape(standin: GroqStandIn, cl
     ("headers", "body", "status"),
     [
         ({}, {"model": MODEL, "messages": [{"role": "user", "content": "x"}]}, 401),
-        ({"authorization": "Bearer k"}, {"messages": [{"role": "user", "content": "x"}]}, 400),
-        ({"authorization": "Bearer k"}, {"model": MODEL, "messages": []}, 400),
-        ({"authorization": "Bearer k"}, [1, 2], 400),
+        ({"authorization": "Bearer gsk_k"}, {"messages": [{"role": "user", "content": "x"}]}, 400),
+        ({"authorization": "Bearer gsk_k"}, {"model": MODEL, "messages": []}, 400),
+        ({"authorization": "Bearer gsk_k"}, [1, 2], 400),
     ],
 )
 async def test_invalid_requests_get_groq_errors(

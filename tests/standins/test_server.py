@@ -31,7 +31,8 @@ def test_starts_within_half_a_second_and_leaves_no_thread() -> None:
     started = time.perf_counter()
     with GroqStandIn() as standin:
         startup = time.perf_counter() - started
-        assert httpx.get(standin.base_url + "/openai/v1/models").status_code == 200
+        listing = httpx.get(standin.base_url + "/openai/v1/models", headers={"authorization": "Bearer gsk_k"})
+        assert listing.status_code == 200
         assert standin_threads() - before == {f"standin-{standin.port}"}
     assert startup < 0.5
     assert standin_threads() == before
@@ -45,8 +46,8 @@ async def test_stopping_does_not_wait_for_scripted_delays() -> None:
         pending = asyncio.create_task(
             http.post(
                 "/openai/v1/chat/completions",
-                headers={"authorization": "Bearer k"},
-                json={"model": "m", "messages": [{"role": "user", "content": "x"}]},
+                headers={"authorization": "Bearer gsk_k"},
+                json={"model": "openai/gpt-oss-20b", "messages": [{"role": "user", "content": "x"}]},
             )
         )
         await asyncio.sleep(0.1)
@@ -90,15 +91,15 @@ def run_module(module: str, *args: str) -> subprocess.Popen[str]:
 
 
 def test_runs_as_a_process_and_stops_on_sigterm() -> None:
-    process = run_module("standins.groq", "--port", "0", "--api-key", "gsk-demo")
+    process = run_module("standins.groq", "--port", "0", "--api-key", "gsk_demo")
     try:
         assert process.stdout is not None
         line = json.loads(process.stdout.readline())
         assert line["message"] == "stand-in listening" and line["standin"] == "groq"
         response = httpx.post(
             line["url"] + "/openai/v1/chat/completions",
-            headers={"authorization": "Bearer gsk-demo"},
-            json={"model": "m", "messages": [{"role": "user", "content": "hi"}]},
+            headers={"authorization": "Bearer gsk_demo"},
+            json={"model": "openai/gpt-oss-20b", "messages": [{"role": "user", "content": "hi"}]},
         )
         assert response.status_code == 200
         process.send_signal(signal.SIGTERM)
