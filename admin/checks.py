@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from admin.records import Tenant, TenantStatus
+from shared.graph_api import DEFAULT_VERSION, known_version, served_on
 from shared.groq_models import replacement_for_retired
 
 
@@ -24,6 +25,8 @@ class ProblemKind(StrEnum):
     MISSING_GROQ_KEY = "missing_groq_key"
     RETIRED_MODEL = "retired_model"
     MODEL_SUBSTITUTED = "model_substituted"
+    UNREADABLE_SECRET = "unreadable_secret"
+    GRAPH_API_VERSION = "graph_api_version"
     GROQ_REJECTED = "groq_rejected"
     WHATSAPP_TOKEN_REJECTED = "whatsapp_token_rejected"
     SEND_OUTCOME_UNKNOWN = "send_outcome_unknown"
@@ -107,6 +110,53 @@ def model_substituted(status: TenantStatus) -> Problem | None:
     return _problem(status, ProblemKind.MODEL_SUBSTITUTED, detail, blocking=False)
 
 
+_UNREADABLE_FIX = {
+    "user_whatsapp_config.access_token": "the access token: set it again with wa-admin set-whatsapp {t} --phone-number-id {n} --access-token-stdin",
+    "user_whatsapp_config.app_secret": "the Meta app secret (every payload for it is refused): set it again with wa-admin set-whatsapp {t} --phone-number-id {n} --app-secret-stdin",
+    "user_groq_config.api_key": "the Groq API key: set it again with wa-admin set-groq {t} --api-key-stdin",
+}
+
+
+def unreadable_secret(status: TenantStatus) -> Problem | None:
+    """A secret is stored but cannot be decrypted with the configured master keys: the handler
+    cannot use it either (another master key, a value copied from another tenant, tampering)."""
+    if not status.unreadable_secrets:
+        return None
+    fixes = "; ".join(
+        _UNREADABLE_FIX[column].format(t=_name(status), n=status.phone_number_id or "ID")
+        for column in status.unreadable_secrets
+    )
+    detail = (
+        "stored secrets cannot be decrypted with this deployment's master key (configure the key they"
+        f" were encrypted with, or replace them): {fixes}"
+    )
+    return _problem(status, ProblemKind.UNREADABLE_SECRET, detail, blocking=status.has_active_number)
+
+
+# Warn this long before Meta stops serving a tenant's Graph API version.
+_VERSION_WARNING = timedelta(days=90)
+
+
+def graph_api_version(status: TenantStatus) -> Problem | None:
+    """The tenant's own Graph API version (set-whatsapp --graph-api-version): gone, or going soon."""
+    name = status.graph_api_version
+    if name is None:
+        return None
+    today = datetime.now(UTC).date()
+    version = known_version(name)
+    if version is None or not served_on(name, today):
+        detail = f"Graph API version {name} is not served by Meta (expired or unknown): no reply can be sent"
+        return _problem(status, ProblemKind.GRAPH_API_VERSION, detail, blocking=status.has_active_number)
+    if version.available_until is not None and version.available_until - today < _VERSION_WARNING:
+        detail = (
+            f"Graph API version {name} is served until {version.available_until.isoformat()}: move to"
+            f" {DEFAULT_VERSION} with wa-admin set-whatsapp {_name(status)} --phone-number-id"
+            f" {status.phone_number_id} --graph-api-version {DEFAULT_VERSION}"
+        )
+        return _problem(status, ProblemKind.GRAPH_API_VERSION, detail, blocking=False)
+    return None
+
+
 def groq_rejected(status: TenantStatus) -> Problem | None:
     rejection = status.delivery.groq_rejection
     if rejection is None:
@@ -174,8 +224,10 @@ CHECKS: tuple[Check, ...] = (
     missing_access_token,
     missing_groq_config,
     missing_groq_key,
+    unreadable_secret,
     retired_model,
     model_substituted,
+    graph_api_version,
     groq_rejected,
     whatsapp_token_rejected,
     send_outcome_unknown,

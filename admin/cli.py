@@ -45,14 +45,28 @@ def build_parser() -> argparse.ArgumentParser:
         ("reactivate", "answer the tenant's WhatsApp number again (refused if another tenant has it)"),
     ):
         _add_tenant_argument(sub.add_parser(name, help=what, description=what))
-    sub.add_parser(
+    check = sub.add_parser(
         "check",
         help="the seed's verification table and every problem; exit 1 if an active tenant cannot be served",
         description="The seed's verification table for every tenant, then the problems found "
         "(missing configs, retired models, inactive numbers, a Groq key or model or a WhatsApp token "
         "refused in the last 24 h, replies of unknown outcome in the last 7 days). Exit code 1 when "
-        "any tenant with an active number cannot be served, 0 otherwise.",
+        "any tenant with an active number cannot be served, 0 otherwise. With --live, also try each "
+        "active tenant's Groq key and WhatsApp token against Groq and the Graph API.",
     )
+    check.add_argument(
+        "--live",
+        action="store_true",
+        help="also call Groq (models) and Graph (the phone number) with each active tenant's credentials",
+    )
+    test = sub.add_parser(
+        "test",
+        help="try one tenant's Groq key and WhatsApp token against Groq and the Graph API",
+        description="Calls Groq's models endpoint with the tenant's key and Graph's phone-number "
+        "endpoint with its token; reports each as working, refused or unreachable. Sends nothing "
+        "to any customer. Exit 1 unless both work.",
+    )
+    _add_tenant_argument(test)
     stats = sub.add_parser(
         "stats",
         help="identification rate (24 h), recent messages (1 h), messages per tenant (24 h), "
@@ -105,6 +119,12 @@ def _add_set_whatsapp(sub: argparse._SubParsersAction[_Parser]) -> None:
     _add_tenant_argument(parser)
     parser.add_argument("--phone-number-id", required=True, type=validate.phone_number_id, metavar="ID")
     parser.add_argument("--app-id", type=validate.app_id, metavar="ID")
+    parser.add_argument(
+        "--graph-api-version",
+        type=validate.graph_api_version,
+        metavar="VERSION",
+        help="this number's Graph API version (e.g. v26.0); 'default' for the deployment's GRAPH_API_VERSION",
+    )
     active = parser.add_mutually_exclusive_group()
     active.add_argument("--active", dest="active", action="store_const", const=True, default=None)
     active.add_argument("--inactive", dest="active", action="store_const", const=False)
@@ -145,6 +165,11 @@ def _add_set_groq(sub: argparse._SubParsersAction[_Parser]) -> None:
     )
     parser.add_argument(
         "--unsupported-media-text", type=validate.text, metavar="TEXT", help="sent for non-text messages"
+    )
+    parser.add_argument(
+        "--typing-indicator",
+        choices=("on", "off"),
+        help="mark customers' messages read and show 'typing…' while the assistant thinks (default on)",
     )
     _add_secret_options(parser, "api-key", "Groq API key")
 

@@ -9,7 +9,7 @@ from typing import TextIO
 
 import asyncpg
 
-from admin import checks, configs, monitoring, render, security, tenants, validate
+from admin import checks, configs, live_check, monitoring, render, security, tenants, validate
 from admin.secrets_input import SecretSource, read_secret
 from shared.migrate import run_migrations
 
@@ -61,6 +61,7 @@ async def set_whatsapp(conn: asyncpg.Connection, args: Namespace, console: Conso
         active=args.active,
         access_token=access_token,
         app_secret=app_secret,
+        graph_api_version=args.graph_api_version,
     )
     async with conn.transaction():
         tenant = await tenants.find_tenant(conn, args.tenant)
@@ -89,6 +90,7 @@ async def set_groq(conn: asyncpg.Connection, args: Namespace, console: Console) 
         history_length=args.history_length,
         fallback_text=args.fallback_text,
         unsupported_media_text=args.unsupported_media_text,
+        typing_indicator=None if args.typing_indicator is None else args.typing_indicator == "on",
     )
     async with conn.transaction():
         tenant = await tenants.find_tenant(conn, args.tenant)
@@ -142,7 +144,20 @@ async def check(conn: asyncpg.Connection, args: Namespace, console: Console) -> 
     problems = checks.find_problems(statuses)
     blocked = checks.tenants_that_cannot_be_served(problems)
     console.write(render.check_report(statuses, problems, len(blocked)))
-    return 1 if blocked else 0
+    if not args.live:
+        return 1 if blocked else 0
+    credentials = [c for c in await configs.tenant_credentials(conn) if c.active]
+    results = await live_check.live_check(credentials, console.env)
+    console.write(render.live_report(results))
+    return 1 if blocked or not all(result.ok for result in results) else 0
+
+
+async def test_tenant(conn: asyncpg.Connection, args: Namespace, console: Console) -> int:
+    """Exit 1 unless both the Groq key and the WhatsApp token work."""
+    tenant = await tenants.find_tenant(conn, args.tenant)
+    results = await live_check.live_check(await configs.tenant_credentials(conn, tenant), console.env)
+    console.write(render.live_report(results))
+    return 0 if results and all(result.ok for result in results) else 1
 
 
 async def stats(conn: asyncpg.Connection, args: Namespace, console: Console) -> int:
@@ -190,6 +205,7 @@ COMMANDS: dict[str, Command] = {
     "deactivate": Command(run=deactivate),
     "reactivate": Command(run=reactivate),
     "check": Command(run=check),
+    "test": Command(run=test_tenant),
     "stats": Command(run=stats),
     "migrate": Command(run=migrate, needs_migrated_schema=False),
     "issue-web-chat-key": Command(run=issue_web_chat_key),

@@ -32,6 +32,7 @@ class WhatsAppChanges:
     active: bool | None = None
     access_token: Secret | None = None
     app_secret: Secret | None = None
+    graph_api_version: str | None = None  # "default": back to the deployment's version
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -45,6 +46,7 @@ class GroqChanges:
     history_length: int | None = None
     fallback_text: str | None = None
     unsupported_media_text: str | None = None
+    typing_indicator: bool | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -73,9 +75,11 @@ LIMIT 1
 FOR UPDATE
 """
 
+# $7: a Graph API version, 'default' (no override) or NULL (leave as it is).
 _INSERT_WHATSAPP_CONFIG = """
-INSERT INTO user_whatsapp_config (user_id, phone_number_id, access_token, app_id, app_secret, is_active)
-VALUES ($1, $2, $3, $4, $5, coalesce($6::boolean, true))
+INSERT INTO user_whatsapp_config
+    (user_id, phone_number_id, access_token, app_id, app_secret, is_active, graph_api_version)
+VALUES ($1, $2, $3, $4, $5, coalesce($6::boolean, true), nullif($7::text, 'default'))
 RETURNING phone_number_id, is_active
 """
 
@@ -86,6 +90,7 @@ SET phone_number_id = $2,
     app_id = coalesce($4, app_id),
     app_secret = coalesce($5, app_secret),
     is_active = coalesce($6::boolean, is_active),
+    graph_api_version = CASE WHEN $7::text IS NULL THEN graph_api_version ELSE nullif($7::text, 'default') END,
     updated_at = now()
 WHERE id = $1
 RETURNING phone_number_id, is_active
@@ -121,6 +126,7 @@ SET api_key = coalesce($2, api_key),
     history_length = coalesce($6::integer, history_length),
     fallback_text = coalesce($7, fallback_text),
     unsupported_media_text = coalesce($8, unsupported_media_text),
+    typing_indicator = coalesce($9::boolean, typing_indicator),
     updated_at = now()
 WHERE id = $1
 RETURNING model, temperature, history_length
@@ -128,11 +134,11 @@ RETURNING model, temperature, history_length
 
 _TENANT_CONFIGS = """
 SELECT u.id, u.email,
-       w.phone_number_id, w.is_active, w.access_token, w.app_secret,
+       w.phone_number_id, w.is_active, w.access_token, w.app_secret, w.graph_api_version,
        g.id AS groq_config_id, g.api_key, g.model
 FROM auth.users AS u
 LEFT JOIN LATERAL (
-    SELECT phone_number_id, is_active, access_token, app_secret
+    SELECT phone_number_id, is_active, access_token, app_secret, graph_api_version
     FROM user_whatsapp_config
     WHERE user_id = u.id
     ORDER BY is_active DESC, updated_at DESC NULLS LAST, created_at DESC NULLS LAST
@@ -164,6 +170,7 @@ async def set_whatsapp_config(
         changes.app_id,
         await _seal(changes.app_secret, SecretColumn.APP_SECRET, tenant.id),
         changes.active,
+        changes.graph_api_version,
     )
     try:
         if existing is None:
@@ -227,6 +234,7 @@ async def set_groq_config(conn: asyncpg.Connection, tenant: Tenant, changes: Gro
         changes.history_length,
         changes.fallback_text,
         changes.unsupported_media_text,
+        changes.typing_indicator,
     )
     assert row is not None
     return GroqConfig(
@@ -257,27 +265,106 @@ async def tenant_overviews(conn: asyncpg.Connection) -> list[TenantOverview]:
 
 
 async def tenant_statuses(conn: asyncpg.Connection) -> list[TenantStatus]:
-    """Every tenant with what `check` needs to decide problems; secrets only as present or not."""
-    return [
-        TenantStatus(
-            tenant=Tenant(id=row["id"], email=row["email"]),
-            phone_number_id=row["phone_number_id"],
-            whatsapp_active=row["is_active"],
-            access_token_configured=_present(row["access_token"]),
-            has_groq_config=row["groq_config_id"] is not None,
-            groq_key_configured=_present(row["api_key"]),
-            model=row["model"],
+    """Every tenant with what `check` needs to decide problems: each stored secret is decrypted
+    (what the handler will do) and reported as configured and readable, never shown."""
+    statuses = []
+    for row in await conn.fetch(_TENANT_CONFIGS):
+        tenant_id = row["id"]
+        unreadable = [
+            column.value
+            for column, stored in (
+                (SecretColumn.ACCESS_TOKEN, row["access_token"]),
+                (SecretColumn.APP_SECRET, row["app_secret"]),
+                (SecretColumn.GROQ_API_KEY, row["api_key"]),
+            )
+            if isinstance(await _open(stored, column, tenant_id), _Unreadable)
+        ]
+        statuses.append(
+            TenantStatus(
+                tenant=Tenant(id=tenant_id, email=row["email"]),
+                phone_number_id=row["phone_number_id"],
+                whatsapp_active=row["is_active"],
+                access_token_configured=_present(row["access_token"]),
+                has_groq_config=row["groq_config_id"] is not None,
+                groq_key_configured=_present(row["api_key"]),
+                model=row["model"],
+                graph_api_version=row["graph_api_version"],
+                unreadable_secrets=tuple(unreadable),
+            )
         )
-        for row in await conn.fetch(_TENANT_CONFIGS)
-    ]
+    return statuses
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TenantCredentials:
+    """A tenant's credentials in clear, for the live check only (never printed)."""
+
+    tenant: Tenant
+    phone_number_id: str | None
+    active: bool
+    graph_api_version: str | None
+    model: str | None
+    access_token: Secret | None  # None: not configured or unreadable (`*_unreadable` tells)
+    groq_api_key: Secret | None
+    access_token_unreadable: bool
+    groq_api_key_unreadable: bool
+
+
+async def tenant_credentials(conn: asyncpg.Connection, only: Tenant | None = None) -> list[TenantCredentials]:
+    """Every tenant's (or `only`'s) decrypted access token and Groq key, for the live check."""
+    found = []
+    for row in await conn.fetch(_TENANT_CONFIGS):
+        if only is not None and row["id"] != only.id:
+            continue
+        token = await _open(row["access_token"], SecretColumn.ACCESS_TOKEN, row["id"])
+        key = await _open(row["api_key"], SecretColumn.GROQ_API_KEY, row["id"])
+        found.append(
+            TenantCredentials(
+                tenant=Tenant(id=row["id"], email=row["email"]),
+                phone_number_id=row["phone_number_id"],
+                active=bool(row["is_active"]),
+                graph_api_version=row["graph_api_version"],
+                model=row["model"],
+                access_token=Secret(token) if isinstance(token, str) else None,
+                groq_api_key=Secret(key) if isinstance(key, str) else None,
+                access_token_unreadable=isinstance(token, _Unreadable),
+                groq_api_key_unreadable=isinstance(key, _Unreadable),
+            )
+        )
+    return found
+
+
+class _Unreadable:
+    """A stored secret this process cannot decrypt (another master key, a tampered value)."""
+
+
+_UNREADABLE = _Unreadable()
+
+
+async def _open(stored: str | None, column: SecretColumn, tenant_id: UUID) -> str | _Unreadable | None:
+    """The plaintext (a plain-text seed value as it is), None when nothing is stored."""
+    if not stored or not stored.strip():
+        return None
+    if not is_encrypted(stored):
+        return stored
+    try:
+        return await asyncio.to_thread(decrypt_secret, _keyring(), stored, column=column, tenant_id=tenant_id)
+    except (SecretUnreadable, MasterKeyError):
+        return _UNREADABLE
 
 
 async def _seal(secret: Secret | None, column: SecretColumn, tenant_id: UUID) -> str | None:
     """The value to store: the secret encrypted under the configured master key (KMS: one call)."""
     if secret is None:
         return None
-    keyring = Keyring.from_env()
-    return await asyncio.to_thread(encrypt_secret, keyring, secret.value, column=column, tenant_id=tenant_id)
+    return await asyncio.to_thread(
+        encrypt_secret, _keyring(), secret.value, column=column, tenant_id=tenant_id
+    )
+
+
+def _keyring() -> Keyring:
+    """The master keys this process uses (`KMS_KEY_ID`, `LOCAL_MASTER_KEY`, `LOCAL_MASTER_KEY_FILE`)."""
+    return Keyring.from_env()
 
 
 # What `list` shows for a stored secret this process cannot decrypt (no key, or the wrong one).
@@ -285,16 +372,8 @@ UNREADABLE_TAIL = "(unreadable)"
 
 
 async def _tail(stored: str | None, column: SecretColumn, tenant_id: UUID) -> str:
-    if not stored or not is_encrypted(stored):
-        return mask_secret(stored)
-    try:
-        keyring = Keyring.from_env()
-        plaintext = await asyncio.to_thread(
-            decrypt_secret, keyring, stored, column=column, tenant_id=tenant_id
-        )
-    except (SecretUnreadable, MasterKeyError):
-        return UNREADABLE_TAIL
-    return mask_secret(plaintext)
+    opened = await _open(stored, column, tenant_id)
+    return UNREADABLE_TAIL if isinstance(opened, _Unreadable) else mask_secret(opened)
 
 
 def _present(stored: str | None) -> bool:

@@ -70,6 +70,9 @@ class TenantStatus:
     has_groq_config: bool
     groq_key_configured: bool
     model: str | None
+    graph_api_version: str | None = None  # None: the deployment's GRAPH_API_VERSION
+    # Secret columns holding a value this process cannot decrypt (SecretColumn values).
+    unreadable_secrets: tuple[str, ...] = ()
     # What the handler recorded lately (monitoring.delivery_health); the default: nothing wrong.
     delivery: DeliveryHealth = DeliveryHealth()
 

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from admin.checks import Problem
+from admin.live_check import LiveResult
 from admin.records import (
     ErrorCodeCount,
     IdentificationRate,
@@ -166,3 +167,17 @@ def _cell(value: Cell) -> str:
         return "yes" if value else "no"
     # Customer text may hold newlines or terminal escapes: keep each row on one line, inert.
     return "".join(char if char.isprintable() else " " for char in str(value))
+
+
+def live_report(results: Sequence[LiveResult]) -> str:
+    """One line per tenant: its Groq key and its WhatsApp token, each working, refused or unreachable."""
+    out = "\nlive check (Groq models, Graph phone number):\n" + table(
+        ("tenant", "active", "groq", "whatsapp"),
+        [
+            (r.tenant.email or str(r.tenant.id), r.active, r.groq.describe(), r.whatsapp.describe())
+            for r in results
+        ],
+        empty="(no tenant to check)",
+    )
+    working = sum(1 for r in results if r.ok)
+    return out + f"\n{working} of {len(results)} tenants' credentials work\n"

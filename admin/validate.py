@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 from argparse import ArgumentTypeError
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
 from admin.errors import InvalidInput
 from admin.secrets_input import Secret
+from shared.graph_api import is_version_name, served_on
 from shared.groq_models import Kind, current_model, replacement_for_retired, retired_model
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
@@ -124,3 +126,15 @@ def catalogued_chat_model(model_id: str, *, allow_unknown: bool) -> None:
         )
     if known.kind is not Kind.CHAT:
         raise InvalidInput(f"{model_id} is a {known.kind.value.replace('_', '-')} model, not a chat model")
+
+
+def graph_api_version(value: str) -> str:
+    """`vNN.0` that Meta serves today, or `default` (stored as no override)."""
+    cleaned = value.strip()
+    if cleaned == "default":
+        return cleaned
+    if not is_version_name(cleaned):
+        raise ArgumentTypeError(f"a Graph API version looks like v25.0, got {value!r}")
+    if not served_on(cleaned, datetime.now(UTC).date()):
+        raise ArgumentTypeError(f"Meta does not serve Graph API version {cleaned} (expired or unknown)")
+    return cleaned

@@ -52,19 +52,22 @@ def message(
     message_type: str,
     content: object = None,
     *,
-    sender: str = DEFAULT_CUSTOMER,
+    sender: str | None = DEFAULT_CUSTOMER,
+    user_id: str | None = None,
     wamid: str | None = None,
     timestamp: int | None = None,
     context: Mapping[str, str] | None = None,
     **extra: Any,
 ) -> JSON:
-    """One item of `value.messages`: `content` goes under the key named by the type."""
-    item: JSON = {
-        "from": sender,
-        "id": wamid or new_wamid(),
-        "timestamp": _stamp(timestamp),
-        "type": message_type,
-    }
+    """One item of `value.messages`: `content` goes under the key named by the type.
+
+    `user_id` is the sender's business-scoped user id (`from_user_id`, sent since April 2026);
+    `sender=None` leaves `from` out, as Meta does when it may not share the phone number."""
+    item: JSON = {"id": wamid or new_wamid(), "timestamp": _stamp(timestamp), "type": message_type}
+    if sender is not None:
+        item["from"] = sender
+    if user_id is not None:
+        item["from_user_id"] = user_id
     if context is not None:
         item["context"] = dict(context)
     if content is not None:
@@ -167,6 +170,62 @@ def button_message(
     return message("button", content, context=_reply_context(business, replied_to), **common)
 
 
+def call_permission_reply_message(response: str = "accept", **common: Any) -> JSON:
+    """The customer answered a call permission request (Cloud API calling)."""
+    reply: JSON = {"response": response, "response_source": "user_action"}
+    if response == "accept":
+        reply["expiration_timestamp"] = int(time.time()) + 7 * 86400
+    content = {"type": "call_permission_reply", "call_permission_reply": reply}
+    return message("interactive", content, **common)
+
+
+def flow_reply_message(**common: Any) -> JSON:
+    """A WhatsApp Flow's form sent back (`nfm_reply`)."""
+    content = {
+        "type": "nfm_reply",
+        "nfm_reply": {"name": "flow", "body": "Sent", "response_json": '{"flow_token": "unused"}'},
+    }
+    return message("interactive", content, **common)
+
+
+def request_welcome_message(**common: Any) -> JSON:
+    """Sent when a customer opens the chat for the first time (welcome messages enabled)."""
+    return message("request_welcome", **common)
+
+
+def calls_change(caller: str = DEFAULT_CUSTOMER, *, business: BusinessNumber = DEFAULT_BUSINESS) -> Change:
+    """The `calls` field: a customer calling the business number (no message to answer)."""
+    call = {
+        "id": "wacid." + secrets.token_hex(16),
+        "from": caller,
+        "to": business.display_phone_number,
+        "event": "connect",
+        "timestamp": _stamp(None),
+        "direction": "USER_INITIATED",
+        "session": {"sdp_type": "offer", "sdp": "v=0"},
+    }
+    return field_change("calls", {"contacts": [{"wa_id": caller}], "calls": [call]}, business=business)
+
+
+def user_preferences_change(
+    customer: str = DEFAULT_CUSTOMER, value: str = "stop", *, business: BusinessNumber = DEFAULT_BUSINESS
+) -> Change:
+    """The `user_preferences` field: the customer stopped (or resumed) marketing messages."""
+    detail = f"User requested to {value} marketing messages"
+    preference = {
+        "wa_id": customer,
+        "detail": detail,
+        "category": "marketing_messages",
+        "value": value,
+        "timestamp": int(time.time()),
+    }
+    return field_change(
+        "user_preferences",
+        {"contacts": [{"wa_id": customer}], "user_preferences": [preference]},
+        business=business,
+    )
+
+
 def reaction_message(emoji: str = "\N{THUMBS UP SIGN}", reacted_to: str | None = None, **common: Any) -> JSON:
     """An emoji reaction (an empty `emoji` removes one)."""
     return message("reaction", {"message_id": reacted_to or new_wamid(), "emoji": emoji}, **common)
@@ -228,12 +287,20 @@ def status(
     wamid: str,
     state: str,
     *,
-    recipient: str = DEFAULT_CUSTOMER,
+    recipient: str | None = DEFAULT_CUSTOMER,
+    recipient_user_id: str | None = None,
     timestamp: int | None = None,
     errors: Iterable[Mapping[str, Any]] = (),
 ) -> JSON:
-    """One item of `value.statuses`: sent, delivered, read, or failed (give `errors`)."""
-    item: JSON = {"id": wamid, "status": state, "timestamp": _stamp(timestamp), "recipient_id": recipient}
+    """One item of `value.statuses`: sent, delivered, read, or failed (give `errors`).
+
+    `recipient=None` leaves `recipient_id` out (a reply sent to a BSUID whose phone number Meta
+    does not share); `recipient_user_id` is the BSUID Meta adds since 2026."""
+    item: JSON = {"id": wamid, "status": state, "timestamp": _stamp(timestamp)}
+    if recipient is not None:
+        item["recipient_id"] = recipient
+    if recipient_user_id is not None:
+        item["recipient_user_id"] = recipient_user_id
     if state in ("sent", "delivered"):
         item["conversation"] = {"id": secrets.token_hex(16), "origin": {"type": "service"}}
         item["pricing"] = {
@@ -279,12 +346,29 @@ class Change:
 def messages_change(
     *messages: JSON, business: BusinessNumber = DEFAULT_BUSINESS, names: Mapping[str, str] | None = None
 ) -> Change:
-    """A change carrying customer messages; `contacts` lists each sender once, with a profile name."""
-    senders = dict.fromkeys(str(m.get("from", "")) for m in messages)
-    contacts = [{"profile": {"name": (names or {}).get(s, f"Client {s[-4:]}")}, "wa_id": s} for s in senders]
+    """A change carrying customer messages; `contacts` lists each sender once, with a profile name,
+    its `wa_id` when the message has `from` and its `user_id` (BSUID) when it has `from_user_id`."""
+    contacts: dict[tuple[str, str], JSON] = {}
+    for item in messages:
+        phone, user_id = str(item.get("from", "")), str(item.get("from_user_id", ""))
+        if item.get("type") == "system" or (phone, user_id) in contacts:
+            continue  # Meta: system messages have no contacts array entry
+        key = phone or user_id
+        contact: JSON = {"profile": {"name": (names or {}).get(key, f"Client {key[-4:]}")}}
+        if phone:
+            contact["wa_id"] = phone
+        if user_id:
+            contact["user_id"] = user_id
+        contacts[(phone, user_id)] = contact
     return Change(
-        business=business, value=_value(business) | {"contacts": contacts, "messages": list(messages)}
+        business=business,
+        value=_value(business) | {"contacts": list(contacts.values()), "messages": list(messages)},
     )
+
+
+def field_change(field_name: str, value: JSON, *, business: BusinessNumber = DEFAULT_BUSINESS) -> Change:
+    """A change of another webhook field (`calls`, `user_preferences`, `smb_message_echoes`, …)."""
+    return Change(business=business, value=_value(business) | value, field_name=field_name)
 
 
 def statuses_change(*statuses: JSON, business: BusinessNumber = DEFAULT_BUSINESS) -> Change:

@@ -256,3 +256,90 @@ async def test_long_poll_of_delivered_messages(graph: GraphStandIn, http: httpx.
     assert [m["body"] for m in later.json()["messages"]] == ["deux"]
     empty = await http.get("/_standin/messages", params={"after": 99, "wait": 0.05})
     assert empty.json() == {"messages": []}
+
+
+# --- 2026: business-scoped user ids, read receipts with typing, API versions --------------------
+
+
+def bsuid_message(recipient: str = "US.13491208655302741918") -> dict[str, Any]:
+    payload = text_message()
+    del payload["to"]
+    return payload | {"recipient": recipient}
+
+
+async def test_a_send_to_a_business_scoped_user_id_answers_without_wa_id(
+    graph: GraphStandIn, http: httpx.AsyncClient
+) -> None:
+    response = await send(http, bsuid_message())
+
+    assert response.status_code == 200
+    assert response.json()["contacts"] == [
+        {"input": "US.13491208655302741918", "user_id": "US.13491208655302741918"}
+    ]
+    [sent] = graph.delivered
+    assert (sent.to, sent.recipient, sent.addressee) == (
+        "",
+        "US.13491208655302741918",
+        "US.13491208655302741918",
+    )
+
+
+@pytest.mark.parametrize(
+    ("payload", "complaint"),
+    [
+        ({k: v for k, v in text_message().items() if k != "to"}, "The parameter to is required"),
+        (bsuid_message("13491208655302741918"), "valid business-scoped user id"),
+        (bsuid_message("US.1349 1208"), "valid business-scoped user id"),
+    ],
+)
+async def test_a_send_with_no_usable_recipient_is_refused(
+    graph: GraphStandIn, http: httpx.AsyncClient, payload: dict[str, Any], complaint: str
+) -> None:
+    response = await send(http, payload)
+
+    assert response.status_code == 400 and response.json()["error"]["code"] == 100
+    assert complaint in str(response.json()["error"])
+    assert graph.delivered == []
+
+
+async def test_read_receipts_with_typing_are_accepted_and_recorded_apart(
+    graph: GraphStandIn, http: httpx.AsyncClient
+) -> None:
+    read = {
+        "messaging_product": "whatsapp",
+        "status": "read",
+        "message_id": "wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRBNjU5OUFFRTAzODEwMTQ0RgA=",
+        "typing_indicator": {"type": "text"},
+    }
+    ok = await send(http, read)
+    bad_id = await send(http, read | {"message_id": "not-a-wamid"})
+    bad_type = await send(http, read | {"typing_indicator": {"type": "audio"}})
+    wrong_token = await send(http, read, token="EAA-someone-else")
+
+    assert (ok.status_code, ok.json()) == (200, {"success": True})
+    assert [bad_id.json()["error"]["code"], bad_type.json()["error"]["code"]] == [131009, 131009]
+    assert wrong_token.json()["error"]["code"] == 190
+    assert [(r.typing, r.status) for r in graph.reads] == [(True, 200), (True, 400), (True, 400), (True, 401)]
+    assert graph.requests == []  # no message was sent
+
+
+@pytest.mark.parametrize(
+    ("version", "status"), [("v25.0", 200), ("v27.0", 200), ("v20.0", 400), ("v17.0", 400), ("v99.0", 400)]
+)
+async def test_only_versions_meta_serves_answer(
+    graph: GraphStandIn, http: httpx.AsyncClient, version: str, status: int
+) -> None:
+    response = await send(http, version=version)
+    assert response.status_code == status
+    if status == 400:
+        assert response.json()["error"]["code"] == 2635
+
+
+async def test_the_phone_number_object_needs_its_own_token(
+    graph: GraphStandIn, http: httpx.AsyncClient
+) -> None:
+    own = await http.get(f"/v25.0/{PHONE_A}", headers={"Authorization": f"Bearer {TOKEN_A}"})
+    other = await http.get(f"/v25.0/{PHONE_A}", headers={"Authorization": f"Bearer {TOKEN_B}"})
+
+    assert own.status_code == 200 and own.json()["id"] == PHONE_A
+    assert other.json()["error"]["code"] == 190
