@@ -22,7 +22,7 @@ from handler import http_routes
 from handler.envelope_flow import process_envelope, process_payload
 from handler.errors import (
     HandlerError,
-    MessageInProgress,
+    RetryLater,
     UnrecognisedEvent,
     describe_failure,
     scrubbed_for_lambda,
@@ -102,9 +102,9 @@ def _on_container_loop(
 
 
 def _batch_result(summary: BatchSummary) -> dict[str, Any]:
-    if summary.in_progress:
-        # Raising makes Lambda retry the event later, when the other invocation has finished.
-        raise MessageInProgress(f"{summary.in_progress} message(s) are being answered by another invocation")
+    if summary.retry_later:
+        # Raising makes Lambda retry the event (1 and 2 minutes later): the retry finishes them.
+        raise RetryLater(f"{summary.retry_later} message(s) left for a retry after a passing failure")
     return {"success": True, **summary.as_dict()}
 
 

@@ -48,7 +48,9 @@ async def process_payload(
         "webhook received",
         extra={"part": part, "messages": len(batch.messages), "statuses": len(batch.statuses)},
     )
-    return await process_batch(batch, services, deadline, proof=proof)
+    # Every way a payload comes in is retried when it fails: Lambda's asynchronous retries, or the
+    # sender's (Meta, the forwarder) on a 503.
+    return await process_batch(batch, services, deadline, proof=proof, may_retry=True)
 
 
 def _parked(envelope: Envelope) -> ParkedBody:

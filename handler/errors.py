@@ -4,7 +4,7 @@ HandlerError
 ├── UnrecognisedEvent          a Lambda event of no shape we know (names what we expected)
 ├── InvocationFailed           an unexpected error, re-raised to Lambda with its type only
 ├── TenantNotConfigured        no active tenant for the number, or no Groq config (HTTP 503)
-├── MessageInProgress          another container is answering this message now (retry later)
+├── RetryLater                 a passing failure outlasted the invocation: Lambda's retry finishes it
 ├── UnstorableValue            Postgres refused a value of one message (NUL, surrogate, too long):
 │                              that message is refused with the reason, the rest of the batch goes on
 ├── GroqError                  the tenant's Groq call failed
@@ -38,8 +38,10 @@ class TenantNotConfigured(HandlerError):
         self.reason = reason
 
 
-class MessageInProgress(HandlerError):
-    """Another invocation holds the message's lease; raising makes Lambda retry the event later."""
+class RetryLater(HandlerError):
+    """Messages of the event were left for a retry (Groq or Graph down longer than this invocation
+    could wait, or an earlier message of the customer still being answered): raising makes Lambda
+    try the event again; what was done stays done, the retry finishes the rest."""
 
 
 class UnstorableValue(HandlerError):

@@ -67,8 +67,8 @@ def error(status: int, message: str) -> JSONResponse:
 
 
 def summary_response(summary: BatchSummary) -> JSONResponse:
-    if summary.in_progress:
-        # Another invocation is answering one of these messages: ask the sender to come back.
+    if summary.retry_later:
+        # A passing failure left messages unanswered: the sender's retry finishes them.
         return JSONResponse({"success": False, "retry": True, **summary.as_dict()}, status_code=503)
     return JSONResponse({"success": True, **summary.as_dict()})
 

@@ -18,7 +18,8 @@ class Outcome(StrEnum):
     NOT_SENT = "not_sent"  # saved, but the tenant has no WhatsApp credentials
     IGNORED = "ignored"  # nothing to answer (reaction, system notice)
     DUPLICATE = "duplicate"  # answered before
-    IN_PROGRESS = "in_progress"  # another invocation is answering it now
+    DEFERRED = "deferred"  # another invocation holds it now and finishes it (or its own retry does)
+    RETRY_LATER = "retry_later"  # a passing failure outlasted this invocation: a retry finishes it
     OUTCOME_UNKNOWN = "outcome_unknown"  # an earlier attempt died during the send
     NO_TENANT = "no_tenant"  # no active tenant for the business number
     NO_GROQ = "no_groq"  # the tenant has no Groq configuration
@@ -36,6 +37,8 @@ class Services:
     groq_policy: RetryPolicy
     graph_policy: RetryPolicy
     default_groq_model: str = DEFAULT_CHAT_MODEL  # answers when Groq refuses a tenant's model
+    # Lambda's MaximumRetryAttempts: a failed asynchronous invocation is tried this many times more.
+    retry_attempts: int = 2
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -49,6 +52,7 @@ class MessageResult:
 class BatchSummary:
     outcomes: dict[str, int] = field(default_factory=dict)
     statuses_applied: int = 0
+    statuses_stale: int = 0  # for a known reply, not moving it forward (repeated, out of order)
     statuses_unmatched: int = 0
     skipped: int = 0
 
@@ -56,13 +60,15 @@ class BatchSummary:
         self.outcomes[outcome.value] = self.outcomes.get(outcome.value, 0) + 1
 
     @property
-    def in_progress(self) -> int:
-        return self.outcomes.get(Outcome.IN_PROGRESS.value, 0)
+    def retry_later(self) -> int:
+        """Messages a retry of this invocation must finish."""
+        return self.outcomes.get(Outcome.RETRY_LATER.value, 0)
 
     def as_dict(self) -> dict[str, object]:
         return {
             "messages": dict(self.outcomes),
             "statuses_applied": self.statuses_applied,
+            "statuses_stale": self.statuses_stale,
             "statuses_unmatched": self.statuses_unmatched,
             "skipped": self.skipped,
         }

@@ -105,6 +105,7 @@ async def create_runtime(settings: HandlerSettings) -> Runtime:
             max_delay=settings.retry_max_delay_seconds,
         ),
         default_groq_model=settings.default_groq_model,
+        retry_attempts=settings.lambda_retry_attempts,
     )
     return Runtime(settings=settings, pool=pool, http=http, services=services)
 

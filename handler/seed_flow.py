@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from handler.errors import SERVICE_NOT_CONFIGURED
+from handler.model import MessageStatus, ReplyStatus
 from handler.outcomes import Outcome, Services
 from handler.payload_proof import PayloadProof
 from handler.pipeline import answer_message
@@ -70,10 +71,13 @@ async def _answer_whatsapp(request: SeedRequest, services: Services, deadline: D
         text=request.text,
         raw={},
     )
-    result = await answer_message(message, services, deadline, proof=PayloadProof.seed_relay())
+    # The caller waits for the answer: nothing will retry it, so a passing failure is final here.
+    result = await answer_message(
+        message, services, deadline, proof=PayloadProof.seed_relay(), may_retry=False
+    )
     if result.outcome in (Outcome.NO_TENANT, Outcome.NO_GROQ):
         return _NOT_CONFIGURED
-    if result.outcome is Outcome.IN_PROGRESS:
+    if result.outcome in (Outcome.DEFERRED, Outcome.RETRY_LATER):
         return SeedResponse(status_code=409, body={"success": False, "error": "message is being answered"})
     return SeedResponse(
         status_code=200,
@@ -108,7 +112,11 @@ async def _answer_web(request: SeedRequest, services: Services, deadline: Deadli
     log_fields = {"tenant": str(tenant.user_id), "source": "web"}
     reply, failure = await generate_reply(tenant, history, request.text, services, deadline, log_fields)
     await services.store.record_reply(
-        inbound_id, [reply], inbound_status="answered", reply_status="delivered", error_title=failure
+        inbound_id,
+        [reply],
+        inbound_status=MessageStatus.ANSWERED,
+        reply_status=ReplyStatus.DELIVERED,
+        error_title=failure,
     )
     logger.info("request processed successfully", extra={**log_fields})
     return SeedResponse(status_code=200, body={"success": True, "source": "web", "response": reply})

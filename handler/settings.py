@@ -42,6 +42,9 @@ class HandlerSettings:
     outcome_reserve_seconds: float
     # Answers in place of a tenant's model that Groq refuses (retired or unknown).
     default_groq_model: str = DEFAULT_CHAT_MODEL
+    # Lambda's MaximumRetryAttempts for asynchronous invocations (the template sets both): while one
+    # remains, a passing failure leaves the message for it instead of giving up.
+    lambda_retry_attempts: int = 2
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> HandlerSettings:
@@ -59,11 +62,13 @@ class HandlerSettings:
             forwarder_handler_secret=optional_str(env, "FORWARDER_HANDLER_SECRET"),
             seed_route_key=optional_str(env, "SEED_ROUTE_KEY"),
             groq_timeout_seconds=optional_float(env, "GROQ_TIMEOUT_SECONDS", 20.0, minimum=0.1),
-            groq_max_attempts=optional_int(env, "GROQ_MAX_ATTEMPTS", 3, minimum=1),
+            groq_max_attempts=optional_int(env, "GROQ_MAX_ATTEMPTS", 4, minimum=1),
             graph_timeout_seconds=optional_float(env, "GRAPH_TIMEOUT_SECONDS", 10.0, minimum=0.1),
-            graph_max_attempts=optional_int(env, "GRAPH_MAX_ATTEMPTS", 3, minimum=1),
+            # Graph outages last seconds: keep trying (within the deadline) rather than give up.
+            graph_max_attempts=optional_int(env, "GRAPH_MAX_ATTEMPTS", 8, minimum=1),
             retry_base_delay_seconds=optional_float(env, "RETRY_BASE_DELAY_SECONDS", 0.5),
-            retry_max_delay_seconds=optional_float(env, "RETRY_MAX_DELAY_SECONDS", 8.0),
+            retry_max_delay_seconds=optional_float(env, "RETRY_MAX_DELAY_SECONDS", 4.0),
             outcome_reserve_seconds=optional_float(env, "OUTCOME_RESERVE_SECONDS", 3.0),
             default_groq_model=optional_str(env, "DEFAULT_GROQ_MODEL", DEFAULT_CHAT_MODEL),
+            lambda_retry_attempts=optional_int(env, "LAMBDA_RETRY_ATTEMPTS", 2),
         )

@@ -16,16 +16,16 @@ WITH inserted AS (
     RETURNING id
 ),
 history AS (
-    SELECT sender, content, created_at, id
+    SELECT sender, content, created_at, coalesce(reply_part, -1) AS part, id
     FROM customer_conversations
     WHERE user_id = $1 AND phone_number = $2 AND source = 'web'
       AND content IS NOT NULL AND sender IN ('user', 'bot')
-    ORDER BY created_at DESC, id DESC
+    ORDER BY created_at DESC, coalesce(reply_part, -1) DESC, id DESC
     LIMIT $4
 )
 SELECT (SELECT id FROM inserted) AS inbound_id,
        (SELECT coalesce(json_agg(json_build_object('sender', sender, 'content', content)
-                                 ORDER BY created_at, sender DESC), '[]')
+                                 ORDER BY created_at, part, sender DESC), '[]')
         FROM history) AS history
 """
 
@@ -47,10 +47,18 @@ WITH inbound AS (
 )
 INSERT INTO customer_conversations
     (id, user_id, phone_number, content, sender, source, business_phone_number_id, reply_to,
-     status, error_title)
+     reply_part, status, error_title)
 SELECT part.id, inbound.user_id, inbound.phone_number, part.content, 'bot', inbound.source,
-       inbound.business_phone_number_id, $1, $6, $7
-FROM inbound, unnest($3::uuid[], $4::text[]) AS part(id, content)
+       inbound.business_phone_number_id, $1, part.n - 1, $6, $7
+FROM inbound, unnest($3::uuid[], $4::text[]) WITH ORDINALITY AS part(id, content, n)
+"""
+
+# A retry resending a recorded reply: the parts Meta has not accepted yet, in their order.
+PARTS_TO_RESEND = """
+SELECT id, content
+FROM customer_conversations
+WHERE reply_to = $1 AND sender = 'bot' AND status = 'send_retry'
+ORDER BY reply_part, created_at
 """
 
 RECORD_SEND_RESULTS = """
@@ -70,6 +78,7 @@ SET status = $7, error_code = $8, error_title = coalesce($9, error_title),
     lease_expires_at = NULL, updated_at = now()
 WHERE id = $1
 """
+# ($7 `send_retry`: no lease, so the next invocation may claim it at once and resend.)
 
 RELEASE_CLAIM = """
 UPDATE customer_conversations
@@ -112,6 +121,8 @@ updated AS (
 )
 SELECT (SELECT count(*) FROM updated) AS applied, t.user_id, t.app_secret FROM target AS t
 """
+# (No row: no reply of this tenant has that id. A row with applied 0: the reply is known and is at
+# this stage or a later one already — `sent` after `read`, Meta's duplicates — or needs the secret.)
 
 FIND_TENANT_BY_USER_ID = """
 SELECT row_to_json(t) AS tenant,

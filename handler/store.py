@@ -19,6 +19,7 @@ import asyncpg
 
 from handler import statements as sql
 from handler.errors import UnstorableValue, describe_failure
+from handler.model import MessageStatus, ReplyStatus
 from handler.payload_proof import PayloadProof
 from handler.prompt import Turn
 from handler.secrets import SecretOpener, TenantSecrets
@@ -32,10 +33,19 @@ from shared.webhook import DeliveryStatus, StatusUpdate
 
 class ClaimOutcome(StrEnum):
     CLAIMED = "claimed"  # ours to answer (first attempt, or resuming after a crash)
+    RESEND = "resend"  # ours to finish: its recorded reply is sent again, Groq is not asked
     ALREADY_HANDLED = "already_handled"  # a duplicate of a message answered (or given up) before
     IN_PROGRESS = "in_progress"  # another invocation holds the lease right now
     OUTCOME_UNKNOWN = "outcome_unknown"  # a crash during the send: it may have reached the customer
     NO_TENANT = "no_tenant"  # no active tenant has this business number
+
+
+class StatusApplied(StrEnum):
+    """What a delivery status did to the reply it names."""
+
+    APPLIED = "applied"
+    STALE = "stale"  # a known reply already at this stage or later (Meta repeats and reorders them)
+    UNKNOWN = "unknown"  # no reply of this tenant has that id (or it may not act for the tenant)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -80,7 +90,7 @@ class SendResult:
 
     row_id: UUID
     wa_message_id: str | None
-    status: str  # sent | failed | outcome_unknown
+    status: ReplyStatus
     error_code: int | None = None
     error_title: str | None = None
 
@@ -119,8 +129,10 @@ def _history(raw: str | None) -> tuple[Turn, ...]:
 
 def _claim_outcome(row: asyncpg.Record) -> ClaimOutcome:
     if row["inbound_id"] is not None:
-        if row["claim_status"] == "outcome_unknown":
+        if row["claim_status"] == MessageStatus.OUTCOME_UNKNOWN:
             return ClaimOutcome.OUTCOME_UNKNOWN
+        if row["claim_status"] == MessageStatus.RESENDING:
+            return ClaimOutcome.RESEND
         return ClaimOutcome.CLAIMED
     # Not claimed: a finished message, a live lease, or a row another invocation inserted just now.
     if row["existing_status"] is None or row["existing_leased"]:
@@ -143,6 +155,12 @@ class _Statements:
     async def fetchrow(self, query: str, *args: object) -> asyncpg.Record | None:
         try:
             return await self._pool.fetchrow(query, *args)
+        except _UNSTORABLE as error:
+            raise UnstorableValue(describe_failure(error)) from None
+
+    async def fetch(self, query: str, *args: object) -> list[asyncpg.Record]:
+        try:
+            return await self._pool.fetch(query, *args)
         except _UNSTORABLE as error:
             raise UnstorableValue(describe_failure(error)) from None
 
@@ -219,13 +237,18 @@ class ConversationStore:
     async def record_unidentified(self, message: NewMessage) -> None:
         await self._pool.execute(sql.RECORD_UNIDENTIFIED, *message.parameters())
 
+    async def parts_to_resend(self, inbound_id: UUID) -> list[tuple[UUID, str]]:
+        """The recorded parts of the message's reply that Meta has not accepted yet, in order."""
+        rows = await self._pool.fetch(sql.PARTS_TO_RESEND, inbound_id)
+        return [(row["id"], row["content"]) for row in rows]
+
     async def record_reply(
         self,
         inbound_id: UUID,
         parts: Sequence[str],
         *,
-        inbound_status: str,
-        reply_status: str,
+        inbound_status: MessageStatus,
+        reply_status: ReplyStatus,
         error_title: str | None = None,
     ) -> list[UUID]:
         """Save the reply (one row per WhatsApp message) before it is sent; return the rows' ids."""
@@ -247,7 +270,7 @@ class ConversationStore:
         inbound_id: UUID,
         results: Sequence[SendResult],
         *,
-        inbound_status: str,
+        inbound_status: MessageStatus,
         error_code: int | None = None,
         error_title: str | None = None,
     ) -> None:
@@ -268,29 +291,36 @@ class ConversationStore:
         await self._pool.execute(sql.REFUSE_MESSAGE, inbound_id, reason)
 
     async def finish_message(
-        self, inbound_id: UUID, status: str, *, error_code: int | None = None, error_title: str | None = None
+        self,
+        inbound_id: UUID,
+        status: MessageStatus,
+        *,
+        error_code: int | None = None,
+        error_title: str | None = None,
     ) -> None:
         await self._pool.execute(sql.FINISH_MESSAGE, inbound_id, status, error_code, error_title)
 
-    async def apply_status(self, update: StatusUpdate, proof: PayloadProof) -> bool:
-        """Record a delivery status on the reply it names; False when no reply matched, the status
-        is older than the one recorded, or the payload is not proven for the tenant's own app."""
+    async def apply_status(self, update: StatusUpdate, proof: PayloadProof) -> StatusApplied:
+        """Record a delivery status on the reply it names, if it moves the reply forward; a payload
+        not proven for the tenant's own app changes nothing (and is told as an unknown reply)."""
         if update.status in (DeliveryStatus.UNKNOWN, DeliveryStatus.DELETED):
-            return False
+            return StatusApplied.UNKNOWN
         row = await self._apply_status(update, vouched=False)
-        if row is None or row["applied"] or row["app_secret"] is None:
-            return bool(row is not None and row["applied"])
+        if row is None:
+            return StatusApplied.UNKNOWN
+        if row["applied"] or row["app_secret"] is None:
+            return StatusApplied.APPLIED if row["applied"] else StatusApplied.STALE
         # A tenant with its own app secret: only payloads signed with it may change its rows.
         try:
-            app_secret = await self._secrets.reveal(
+            app_secret = await self._secrets.reveal_strict(
                 row["app_secret"], SecretColumn.APP_SECRET, row["user_id"]
             )
         except SecretUnreadable:
-            return False  # nothing can be proven against a secret we cannot read
+            return StatusApplied.UNKNOWN  # nothing can be proven against a secret we cannot read
         if not proof.allows_secret(app_secret):
-            return False
+            return StatusApplied.UNKNOWN
         row = await self._apply_status(update, vouched=True)
-        return bool(row is not None and row["applied"])
+        return StatusApplied.APPLIED if row is not None and row["applied"] else StatusApplied.STALE
 
     async def _apply_status(self, update: StatusUpdate, *, vouched: bool) -> asyncpg.Record | None:
         error = update.errors[0] if update.errors else None

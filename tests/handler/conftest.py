@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from handler.app import lambda_handler
+from handler.errors import RetryLater
 from handler.runtime import reset_container
 from standins.graph import GraphStandIn
 from standins.groq import GroqStandIn
@@ -63,6 +64,10 @@ def handler_environment(
         "RETRY_MAX_DELAY_SECONDS": "0.05",
         "GROQ_TIMEOUT_SECONDS": "1",
         "GRAPH_TIMEOUT_SECONDS": "1",
+        # The tests count calls: pinned, whatever the defaults become.
+        "GROQ_MAX_ATTEMPTS": "3",
+        "GRAPH_MAX_ATTEMPTS": "3",
+        "LAMBDA_RETRY_ATTEMPTS": "2",
         "META_APP_SECRET": "test-app-secret",
         "VERIFY_TOKEN": "test-verify-token",
         "FORWARDER_HANDLER_SECRET": "test-forwarder-secret",
@@ -83,6 +88,17 @@ class LambdaContainer:
     async def invoke(self, event: Any, context: LambdaTestContext | None = None) -> Any:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._thread, lambda_handler, event, context or LambdaTestContext())
+
+    async def invoke_as_lambda_would(self, event: Any) -> tuple[int, Any]:
+        """Invoke, and again after each RetryLater as Lambda retries an asynchronous event (1 + 2
+        attempts by default); return how many attempts were made and the last one's result."""
+        for attempt in range(1, 4):
+            try:
+                return attempt, await self.invoke(event)
+            except RetryLater:
+                if attempt == 3:
+                    raise
+        raise AssertionError("unreachable")
 
     def invoke_sync(self, event: Any, context: LambdaTestContext | None = None) -> Any:
         """For synchronous tests (hypothesis): same thread, same container."""

@@ -49,11 +49,14 @@ async def test_groq_down_sends_the_fallback_and_records_why(
 ) -> None:
     tenant = await add_tenant(db, 1)
     groq.fail_next(None, status=status)
+    event = envelope_event(meta.text_webhook("Hello", sender=CUSTOMER, business=business_of(tenant)))
 
-    result = await say_hello(container, tenant)
+    attempts, result = await container.invoke_as_lambda_would(event)
 
-    assert result["messages"] == {"replied": 1}  # the invocation succeeds: no retry storm
-    assert len(groq.requests) == 3  # GROQ_MAX_ATTEMPTS
+    # While Lambda's retries remain the message waits for them (no fallback, no reply); the last
+    # attempt succeeds with the fallback: no retry storm, and the customer hears back.
+    assert attempts == 3 and result["messages"] == {"replied": 1}
+    assert len(groq.requests) == 3 * 3  # GROQ_MAX_ATTEMPTS per attempt
     fallback = await db.fetchval("SELECT fallback_text FROM user_groq_config")
     assert [m.body for m in graph.delivered] == [fallback] and fallback.startswith("Désolé")
     row = await inbound_row(db)
@@ -64,11 +67,13 @@ async def test_groq_timeout_sends_the_fallback(
     db: asyncpg.Connection, container: LambdaContainer, groq: GroqStandIn, graph: GraphStandIn
 ) -> None:
     tenant = await add_tenant(db, 1)
-    groq.slow(1.5)  # longer than GROQ_TIMEOUT_SECONDS=1
+    groq.fail_next(2 * 3, status=503, retry_after=None)  # the first two attempts: quick 503s
+    groq.slow(1.5)  # then longer than GROQ_TIMEOUT_SECONDS=1, on Lambda's last attempt
+    event = envelope_event(meta.text_webhook("Hello", sender=CUSTOMER, business=business_of(tenant)))
 
-    await say_hello(container, tenant)
+    attempts, _ = await container.invoke_as_lambda_would(event)
 
-    assert len(graph.delivered) == 1
+    assert attempts == 3 and len(graph.delivered) == 1
     assert (await inbound_row(db))["error_title"] == "groq unavailable: timeout"
 
 

@@ -258,11 +258,12 @@ async def test_a_groq_200_without_an_answer_is_groq_unavailable(
     tenant = await add_tenant(db, 1)
     groq.answer_with_body(body, n=None)
 
-    result = await container.invoke(
-        envelope_event(meta.text_webhook("Bonjour", business=business_of(tenant)))
-    )
+    event = envelope_event(meta.text_webhook("Bonjour", business=business_of(tenant)))
 
-    assert result["messages"] == {"replied": 1}
+    # Groq unavailable: Lambda's retries are waited for, then the last attempt sends the fallback.
+    attempts, result = await container.invoke_as_lambda_would(event)
+
+    assert attempts == 3 and result["messages"] == {"replied": 1}
     fallback = await db.fetchval("SELECT fallback_text FROM user_groq_config")
     assert [sent.body for sent in graph.delivered] == [fallback]
     reason = await db.fetchval("SELECT error_title FROM customer_conversations WHERE sender = 'user'")
