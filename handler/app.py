@@ -27,10 +27,10 @@ from handler.errors import (
     describe_failure,
     scrubbed_for_lambda,
 )
-from handler.http_routes import TRANSIENT_FAILURES, deadline_from_context
+from handler.http_routes import TRANSIENT_FAILURES, deadline_from_context, request_id_from_context
 from handler.outcomes import BatchSummary, Services
 from handler.payload_proof import PayloadProof
-from handler.retry import Deadline
+from handler.retry import Deadline, LambdaEvent
 from handler.runtime import close_runtime, container_loop, get_runtime
 from handler.seed_flow import answer_seed_request
 from handler.seed_request import InvalidRequest, looks_like_seed_request, parse_seed_request
@@ -112,7 +112,10 @@ def _handle_envelope(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
     envelope = Envelope.from_dict(event)
 
     async def work(services: Services, deadline: Deadline) -> dict[str, Any]:
-        return _batch_result(await process_envelope(envelope, services, deadline))
+        summary = await process_envelope(
+            envelope, services, deadline, request_id=request_id_from_context(context)
+        )
+        return _batch_result(summary)
 
     return _on_container_loop(context, work)
 
@@ -121,7 +124,13 @@ def _handle_meta_payload(event: Mapping[str, Any], context: Any) -> dict[str, An
     """A raw Meta payload as the event (a console test): trusted like any direct invoke (IAM)."""
 
     async def work(services: Services, deadline: Deadline) -> dict[str, Any]:
-        summary = await process_payload(dict(event), services, deadline, proof=PayloadProof.unsigned())
+        summary = await process_payload(
+            dict(event),
+            services,
+            deadline,
+            proof=PayloadProof.unsigned(),
+            event=LambdaEvent(request_id=request_id_from_context(context)),
+        )
         return _batch_result(summary)
 
     return _on_container_loop(context, work)

@@ -55,6 +55,12 @@ def request_deadline(request: Request, runtime: Runtime) -> Deadline:
     return deadline_from_context(context, runtime.settings.outcome_reserve_seconds)
 
 
+def request_id_from_context(context: Any) -> str | None:
+    """Lambda's request id: the same for every attempt of one asynchronous event."""
+    request_id = getattr(context, "aws_request_id", None)
+    return request_id if isinstance(request_id, str) and request_id else None
+
+
 def deadline_from_context(context: Any, reserve: float) -> Deadline:
     remaining = getattr(context, "get_remaining_time_in_millis", None)
     if callable(remaining):
@@ -211,6 +217,7 @@ async def forwarded_envelope(request: Request) -> Response:
 
     async def work() -> Response:
         try:
+            # No request id: the sender's retries over HTTP are new requests, so every claim counts.
             summary = await process_envelope(envelope, runtime.services, request_deadline(request, runtime))
         except InvalidEnvelope as invalid:
             return error(400, f"invalid envelope: {invalid}")

@@ -37,8 +37,16 @@ class Services:
     groq_policy: RetryPolicy
     graph_policy: RetryPolicy
     default_groq_model: str = DEFAULT_CHAT_MODEL  # answers when Groq refuses a tenant's model
-    # Lambda's MaximumRetryAttempts: a failed asynchronous invocation is tried this many times more.
+    # Lambda's MaximumRetryAttempts: a failed asynchronous invocation is tried this many times more,
+    # after these delays (seconds) one after the other.
     retry_attempts: int = 2
+    retry_delays: tuple[float, ...] = (60.0, 120.0)
+
+    @property
+    def order_window_seconds(self) -> float:
+        """How recent a customer's unfinished earlier message must be to hold a later one back:
+        twice Lambda's retry window, so an event still being retried always counts."""
+        return 2 * sum(self.retry_delays)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

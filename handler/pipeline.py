@@ -30,7 +30,7 @@ from handler.replies import (
     resend_reply,
     start_typing_indicator,
 )
-from handler.retry import Deadline
+from handler.retry import Deadline, LambdaEvent
 from handler.store import Claim, ClaimOutcome, NewMessage, StatusApplied
 from handler.whatsapp import Recipient
 from shared.logs import mask_phone, ms_since
@@ -50,17 +50,26 @@ class ClaimedMessage:
 
 
 async def process_batch(
-    batch: WebhookBatch, services: Services, deadline: Deadline, *, proof: PayloadProof, may_retry: bool
+    batch: WebhookBatch,
+    services: Services,
+    deadline: Deadline,
+    *,
+    proof: PayloadProof,
+    may_retry: bool,
+    event: LambdaEvent | None = None,
 ) -> BatchSummary:
     """Every message, then every status. `may_retry`: a failed invocation is tried again (Lambda's
-    asynchronous retries, or Meta's for an HTTP answer), so a passing failure may wait for it."""
+    asynchronous retries, or Meta's for an HTTP answer), so a passing failure may wait for it;
+    `event`: which Lambda event this is (its attempts are told apart by it)."""
+    event = event or LambdaEvent()
+    attempt_by_time = event.attempt_by_time(services.retry_delays)
     summary = BatchSummary(skipped=len(batch.skipped))
     for skipped in batch.skipped:
         logger.info("skipped part of payload", extra={"reason": skipped.reason, "field": skipped.field})
     claimed: list[ClaimedMessage] = []
     try:
         for message in sorted(batch.messages, key=_sent_order):
-            held = await _claim_or_result(message, services, deadline)
+            held = await _claim_or_result(message, services, deadline, event.request_id)
             if isinstance(held, MessageResult):
                 summary.count(held.outcome)
             else:
@@ -69,7 +78,7 @@ async def process_batch(
         waiting: set[str] = set()  # customers with a message left for a retry: their later ones wait
         for item in claimed:
             customer = item.claim.customer_key
-            if customer in waiting:
+            if customer in waiting and _retries_remain(item.claim, services, may_retry, attempt_by_time):
                 await _give_back(item, services)
                 summary.count(Outcome.RETRY_LATER)
                 continue
@@ -80,6 +89,7 @@ async def process_batch(
                 proof=proof,
                 may_retry=may_retry,
                 refresh_history=customer in answered,
+                attempt_by_time=attempt_by_time,
             )
             summary.count(result.outcome)
             answered.add(customer)
@@ -99,11 +109,13 @@ async def answer_message(
     message: InboundMessage, services: Services, deadline: Deadline, *, proof: PayloadProof, may_retry: bool
 ) -> MessageResult:
     """One message alone (a seed relay): claimed, then answered."""
-    held = await _claim_or_result(message, services, deadline)
+    held = await _claim_or_result(message, services, deadline, None)
     if isinstance(held, MessageResult):
         return held
     try:
-        return await answer_claimed(held, services, deadline, proof=proof, may_retry=may_retry)
+        return await answer_claimed(
+            held, services, deadline, proof=proof, may_retry=may_retry, attempt_by_time=1
+        )
     finally:
         if not held.done:
             with contextlib.suppress(Exception):
@@ -115,7 +127,7 @@ def _sent_order(message: InboundMessage) -> float:
 
 
 async def _claim_or_result(
-    message: InboundMessage, services: Services, deadline: Deadline
+    message: InboundMessage, services: Services, deadline: Deadline, request_id: str | None
 ) -> ClaimedMessage | MessageResult:
     log_fields = {
         "phone_number_id": message.phone_number_id,
@@ -135,7 +147,12 @@ async def _claim_or_result(
     )
     started = time.perf_counter()
     try:
-        claim = await services.store.claim_message(new_message, lease_seconds=max(deadline.remaining(), 1.0))
+        claim = await services.store.claim_message(
+            new_message,
+            lease_seconds=max(deadline.remaining(), 1.0),
+            request_id=request_id,
+            order_window_seconds=services.order_window_seconds,
+        )
     except UnstorableValue as error:
         # Nothing was claimed: it will never be storable, so it is refused here, not retried.
         logger.error("message refused: a value cannot be stored", extra={**log_fields, "reason": str(error)})
@@ -165,12 +182,12 @@ async def answer_claimed(
     *,
     proof: PayloadProof,
     may_retry: bool,
+    attempt_by_time: int,
     refresh_history: bool = False,
 ) -> MessageResult:
     claim, log_fields = item.claim, item.log_fields
     assert claim.tenant is not None and claim.inbound_id is not None
-    # Lambda tries an event 1 + N times (N = its MaximumRetryAttempts); attempts counts our claims.
-    retries_remain = may_retry and claim.attempts <= services.retry_attempts
+    retries_remain = _retries_remain(claim, services, may_retry, attempt_by_time)
     try:
         if not proof.allows(claim.tenant):
             await services.store.refuse_message(
@@ -206,6 +223,14 @@ async def answer_claimed(
         return MessageResult(outcome=Outcome.RETRY_LATER)
 
 
+def _retries_remain(claim: Claim, services: Services, may_retry: bool, attempt_by_time: int) -> bool:
+    """Will this event be tried again if it fails? Lambda tries an event 1 + N times (N: its
+    MaximumRetryAttempts). This attempt's number is the later of two estimates (`LambdaEvent`):
+    this event's claims of the message (a duplicate in another event never uses them up), and the
+    time since the event was first received."""
+    return may_retry and max(claim.attempts, attempt_by_time) <= services.retry_attempts
+
+
 def _done(item: ClaimedMessage, result: MessageResult) -> MessageResult:
     item.done = True
     return result
@@ -228,11 +253,23 @@ async def _answer(
         await services.store.finish_message(inbound_id, MessageStatus.ANSWERED)
         return MessageResult(outcome=Outcome.IGNORED)
     history = claim.history
-    if claim.earlier_pending or refresh_history:
-        waited = await wait_for_earlier_messages(claim, services, deadline, log_fields)
-        if waited is None:
+    if claim.earlier_pending or claim.earlier_waiting or refresh_history:
+        waited = await wait_for_earlier_messages(
+            claim, services, deadline, log_fields, last_attempt=not retries_remain
+        )
+        if waited is None and retries_remain:
             await services.store.release_claim(inbound_id)
             return MessageResult(outcome=Outcome.RETRY_LATER)
+        if waited is None:
+            # The last attempt: answering out of turn beats not answering at all.
+            logger.warning(
+                "earlier messages still pending on the last attempt, answering now", extra=log_fields
+            )
+            _, _, waited = await services.store.claim_progress(
+                inbound_id,
+                tenant.assistant.history_length,
+                order_window_seconds=services.order_window_seconds,
+            )
         history = waited
     if decision.action is Action.ASK_AI and tenant.groq is None:
         await services.store.finish_message(
@@ -272,18 +309,30 @@ _WAIT_POLL_SECONDS = 0.1
 
 
 async def wait_for_earlier_messages(
-    claim: Claim, services: Services, deadline: Deadline, log_fields: dict[str, str]
+    claim: Claim,
+    services: Services,
+    deadline: Deadline,
+    log_fields: dict[str, str],
+    *,
+    last_attempt: bool = False,
 ) -> tuple[Turn, ...] | None:
-    """Wait (at most half the time left) until the customer's earlier messages are answered;
-    return the history as it then is, or None when they are still pending."""
+    """The history once the customer's earlier messages are answered, so that replies go out in
+    the order the customer wrote; None when one is still being answered after half the time left,
+    or waits for a retry of its own (then this one waits for a retry too). On this message's last
+    attempt there is no retry to wait for: it waits for those retries instead, as long as it can."""
     assert claim.tenant is not None and claim.inbound_id is not None
     give_up_at = Deadline.after(deadline.remaining() / 2)
     started = time.perf_counter()
     while True:
-        pending, history = await services.store.claim_progress(
-            claim.inbound_id, claim.tenant.assistant.history_length
+        pending, waiting, history = await services.store.claim_progress(
+            claim.inbound_id,
+            claim.tenant.assistant.history_length,
+            order_window_seconds=services.order_window_seconds,
         )
-        if not pending:
+        if waiting and not last_attempt:
+            logger.warning("an earlier message waits for a retry: this one waits too", extra=log_fields)
+            return None
+        if not pending and not waiting:
             if claim.earlier_pending:
                 logger.info(
                     "earlier messages answered, continuing",

@@ -64,3 +64,31 @@ async def with_retries(
                 raise
             await asyncio.sleep(delay)
             attempt += 1
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LambdaEvent:
+    """What tells one asynchronous event's attempts apart from other events' and from each other.
+
+    Lambda tries an event 1 + N times (its MaximumRetryAttempts), waiting about 1 then 2 minutes,
+    and keeps the request id across them. Two estimates of this attempt's number: the event's
+    claims of a message counted by request id (blind to an attempt that failed before reaching the
+    database), and the time since the forwarder first received the event against Lambda's delays
+    (too high only when Lambda queued the event). The later one decides: giving up one retry early
+    beats raising on the last attempt, which would send the event to the dead-letter queue."""
+
+    request_id: str | None = None
+    first_received_at: float | None = None  # the envelope's `received_at` (epoch seconds)
+
+    def attempt_by_time(self, retry_delays: tuple[float, ...], now: float | None = None) -> int:
+        """1 + how many of Lambda's cumulative retry delays have passed since the first receipt."""
+        if self.first_received_at is None:
+            return 1
+        elapsed = (time.time() if now is None else now) - self.first_received_at
+        attempt, waited = 1, 0.0
+        for delay in retry_delays:
+            waited += delay
+            if elapsed < waited:
+                break
+            attempt += 1
+        return attempt

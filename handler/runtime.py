@@ -106,6 +106,7 @@ async def create_runtime(settings: HandlerSettings) -> Runtime:
         ),
         default_groq_model=settings.default_groq_model,
         retry_attempts=settings.lambda_retry_attempts,
+        retry_delays=settings.lambda_retry_delays_seconds,
     )
     return Runtime(settings=settings, pool=pool, http=http, services=services)
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from shared import graph_api
 from shared.env import (
+    ConfigurationError,
     comma_list,
     optional_bool,
     optional_float,
@@ -45,6 +46,8 @@ class HandlerSettings:
     # Lambda's MaximumRetryAttempts for asynchronous invocations (the template sets both): while one
     # remains, a passing failure leaves the message for it instead of giving up.
     lambda_retry_attempts: int = 2
+    # How long Lambda waits before each of those retries (about 1 then 2 minutes).
+    lambda_retry_delays_seconds: tuple[float, ...] = (60.0, 120.0)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> HandlerSettings:
@@ -71,4 +74,19 @@ class HandlerSettings:
             outcome_reserve_seconds=optional_float(env, "OUTCOME_RESERVE_SECONDS", 3.0),
             default_groq_model=optional_str(env, "DEFAULT_GROQ_MODEL", DEFAULT_CHAT_MODEL),
             lambda_retry_attempts=optional_int(env, "LAMBDA_RETRY_ATTEMPTS", 2),
+            lambda_retry_delays_seconds=_delays(env, "LAMBDA_RETRY_DELAYS_SECONDS", (60.0, 120.0)),
         )
+
+
+def _delays(env: Mapping[str, str], name: str, default: tuple[float, ...]) -> tuple[float, ...]:
+    """Comma-separated seconds, e.g. `60,120`."""
+    values = comma_list(env, name)
+    if not values:
+        return default
+    try:
+        delays = tuple(float(value) for value in values)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be comma-separated seconds, e.g. 60,120") from None
+    if any(delay < 0 for delay in delays):
+        raise ConfigurationError(f"{name} must not hold a negative delay")
+    return delays

@@ -3,10 +3,10 @@ tenant's settings come from the view tenant_settings, as one JSON object."""
 
 from __future__ import annotations
 
-# migrations/007_platform_2026.sql: tenant (as JSON of tenant_settings), lock, customer, dedupe
-# claim, ordering and history in one call.
-CLAIM_MESSAGE = "SELECT * FROM claim_customer_message($1, $2, $3, $4, $5, $6, $7, $8)"
-CLAIM_PROGRESS = "SELECT * FROM claim_progress($1, $2)"
+# migrations/008_send_retry.sql: tenant (as JSON of tenant_settings), lock, customer, dedupe
+# claim (attempts counted per Lambda request), ordering and history in one call.
+CLAIM_MESSAGE = "SELECT * FROM claim_customer_message($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+CLAIM_PROGRESS = "SELECT * FROM claim_progress($1, $2, $3)"
 
 RECORD_WEB_MESSAGE = """
 WITH inserted AS (

@@ -56,6 +56,7 @@ class Claim:
     attempts: int = 0
     customer_key: str = ""  # the conversation's key: the customer's phone number or BSUID
     earlier_pending: int = 0  # earlier messages of this customer still being answered elsewhere
+    earlier_waiting: int = 0  # earlier messages of this customer waiting for a retry
     history: tuple[Turn, ...] = ()
 
 
@@ -193,8 +194,20 @@ class ConversationStore:
         )
         return tenant_from_settings(settings, secrets)
 
-    async def claim_message(self, message: NewMessage, *, lease_seconds: float) -> Claim:
-        row = await self._pool.fetchrow(sql.CLAIM_MESSAGE, *message.parameters(), lease_seconds)
+    async def claim_message(
+        self,
+        message: NewMessage,
+        *,
+        lease_seconds: float,
+        request_id: str | None = None,
+        order_window_seconds: float = 360.0,
+    ) -> Claim:
+        """Claim the message; `request_id` (Lambda's, stable across an event's retries) makes
+        `Claim.attempts` this event's attempts, so other events' claims do not count;
+        `order_window_seconds`: how recent an unfinished earlier message must be to hold this one."""
+        row = await self._pool.fetchrow(
+            sql.CLAIM_MESSAGE, *message.parameters(), lease_seconds, request_id, order_window_seconds
+        )
         if row is None:
             return Claim(outcome=ClaimOutcome.NO_TENANT)
         try:
@@ -210,15 +223,19 @@ class ConversationStore:
             attempts=row["attempts"] or 0,
             customer_key=row["customer_key"],
             earlier_pending=row["earlier_pending"] or 0,
+            earlier_waiting=row["earlier_waiting"] or 0,
             history=_history(row["history"]),
         )
 
-    async def claim_progress(self, inbound_id: UUID, history_length: int) -> tuple[int, tuple[Turn, ...]]:
-        """While waiting for earlier messages: how many are still pending, and the history now."""
-        row = await self._pool.fetchrow(sql.CLAIM_PROGRESS, inbound_id, history_length)
+    async def claim_progress(
+        self, inbound_id: UUID, history_length: int, *, order_window_seconds: float = 360.0
+    ) -> tuple[int, int, tuple[Turn, ...]]:
+        """While waiting for earlier messages: how many are being answered, how many wait for a
+        retry, and the history now."""
+        row = await self._pool.fetchrow(sql.CLAIM_PROGRESS, inbound_id, history_length, order_window_seconds)
         if row is None:
-            return 0, ()
-        return row["earlier_pending"], _history(row["history"])
+            return 0, 0, ()
+        return row["earlier_pending"], row["earlier_waiting"], _history(row["history"])
 
     async def release_claim(self, inbound_id: UUID) -> None:
         """Give the message back (lease ended now) so that a retry can claim it at once."""

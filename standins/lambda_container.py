@@ -1,8 +1,10 @@
-"""One emulated Lambda container: a single worker thread running a function's invocations in order.
+"""A function's emulated Lambda containers: each a worker thread running one invocation at a time.
 
 A real container runs one invocation at a time, and a warm one reuses the same process (and
-here, the same thread: a handler may keep an event loop per container). Asynchronous invocations
-are retried on error like Lambda does, then become dead letters.
+here, the same thread: a handler may keep an event loop per container). Several containers take
+invocations from one queue, as Lambda scales out. Asynchronous invocations that fail are tried
+again after a delay (scheduled, not slept: the container takes other work meanwhile), like Lambda
+does, then become dead letters.
 """
 
 from __future__ import annotations
@@ -34,6 +36,9 @@ class FakeLambdaContext:
     identity: LambdaCognitoIdentity | None = None
     client_context: LambdaMobileClientContext | None = None
     deadline: float = field(default=0.0, repr=False)  # time.monotonic() when the function times out
+    # Not in Lambda's real context (a function cannot know it): which try of an asynchronous event
+    # this is, for harnesses that measure retries (bench/soak.py). Code under test must not read it.
+    standin_attempt: int = 1
 
     def get_remaining_time_in_millis(self) -> int:
         return max(0, int((self.deadline - time.monotonic()) * 1000))
@@ -76,6 +81,7 @@ class _Job:
     payload: bytes
     request_id: str
     reply: Future[SyncOutcome] | None  # None: an Event invocation
+    attempt: int = 1
 
 
 class IdleTracker:
@@ -102,6 +108,8 @@ class IdleTracker:
 
 
 class Container:
+    """The function's containers (`concurrency` worker threads) and their shared queue."""
+
     def __init__(
         self,
         *,
@@ -114,6 +122,8 @@ class Container:
         idle: IdleTracker,
         on_dead_letter: Callable[[DeadLetter], object],
         on_completion: Callable[[Completion], object],
+        concurrency: int = 1,
+        on_stop: Callable[[], object] | None = None,
     ) -> None:
         self.name = name
         self._function = function
@@ -124,9 +134,16 @@ class Container:
         self._idle = idle
         self._on_dead_letter = on_dead_letter
         self._on_completion = on_completion
+        self._on_stop = on_stop
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._run, name=f"lambda-{name}", daemon=True)
-        self._thread.start()
+        self._timers: set[threading.Timer] = set()
+        self._timers_lock = threading.Lock()
+        self._threads = [
+            threading.Thread(target=self._run, name=f"lambda-{name}-{index}", daemon=True)
+            for index in range(concurrency)
+        ]
+        for thread in self._threads:
+            thread.start()
 
     def submit_event(self, payload: bytes, request_id: str) -> None:
         self._idle.add()
@@ -139,19 +156,46 @@ class Container:
         return reply
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Finish what is queued, then end the worker thread."""
-        self._queue.put(None)
-        self._thread.join(timeout)
+        """Finish what is queued, then end the worker threads (scheduled retries are dropped)."""
+        with self._timers_lock:
+            timers, self._timers = list(self._timers), set()
+        for timer in timers:
+            timer.cancel()
+            self._idle.done()
+        for _ in self._threads:
+            self._queue.put(None)
+        for thread in self._threads:
+            thread.join(timeout)
 
     def _run(self) -> None:
-        while (job := self._queue.get()) is not None:
-            try:
-                if job.reply is None:
-                    self._run_event(job)
-                else:
-                    self._run_sync(job, job.reply)
-            finally:
-                self._idle.done()
+        try:
+            while (job := self._queue.get()) is not None:
+                try:
+                    if job.reply is None:
+                        self._run_event(job)
+                    else:
+                        self._run_sync(job, job.reply)
+                finally:
+                    self._idle.done()
+        finally:
+            if self._on_stop is not None:
+                self._on_stop()
+
+    def _retry_later(self, job: _Job) -> None:
+        """Queue the next attempt after the retry delay; it counts as pending meanwhile."""
+        self._idle.add()
+        again = _Job(payload=job.payload, request_id=job.request_id, reply=None, attempt=job.attempt + 1)
+
+        def fire() -> None:
+            with self._timers_lock:
+                self._timers.discard(timer)
+            self._queue.put(again)
+
+        timer = threading.Timer(self._retry_delay_seconds, fire)
+        timer.daemon = True
+        with self._timers_lock:
+            self._timers.add(timer)
+        timer.start()
 
     def _call(self, job: _Job) -> Any:
         context = FakeLambdaContext(
@@ -161,31 +205,29 @@ class Container:
             log_group_name=f"/aws/lambda/{self.name}",
             log_stream_name="standin",
             deadline=time.monotonic() + self._timeout_seconds,
+            standin_attempt=job.attempt,
         )
         return self._function(json.loads(job.payload or b"{}"), context)
 
     def _run_event(self, job: _Job) -> None:
-        attempts = 1 + self._max_retry_attempts
-        for attempt in range(1, attempts + 1):
-            try:
-                result = self._call(job)
-            except Exception as exc:
-                if attempt == attempts:
-                    self._on_dead_letter(
-                        DeadLetter(
-                            function_name=self.name,
-                            request_id=job.request_id,
-                            payload=job.payload,
-                            error_type=type(exc).__name__,
-                            error_message=str(exc),
-                            attempts=attempt,
-                        )
+        try:
+            result = self._call(job)
+        except Exception as exc:
+            if job.attempt == 1 + self._max_retry_attempts:
+                self._on_dead_letter(
+                    DeadLetter(
+                        function_name=self.name,
+                        request_id=job.request_id,
+                        payload=job.payload,
+                        error_type=type(exc).__name__,
+                        error_message=str(exc),
+                        attempts=job.attempt,
                     )
-                    return
-                time.sleep(self._retry_delay_seconds)
-            else:
-                self._completed(job, "Event", result, attempt)
+                )
                 return
+            self._retry_later(job)
+        else:
+            self._completed(job, "Event", result, job.attempt)
 
     def _run_sync(self, job: _Job, reply: Future[SyncOutcome]) -> None:
         try:

@@ -137,10 +137,14 @@ class LambdaInvokeStandin(BackgroundServer):
         function_timeout_seconds: float = 30.0,
         event_payload_limit: int = EVENT_PAYLOAD_LIMIT,
         region: str = "us-east-1",
+        concurrency: int = 1,
+        on_container_stop: Callable[[], object] | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
         self.accept_any = accept_any
+        self.concurrency = concurrency  # containers per function, as Lambda scales out
+        self._on_container_stop = on_container_stop
         self.max_retry_attempts = max_retry_attempts
         self.retry_delay_seconds = retry_delay_seconds
         self.function_timeout_seconds = function_timeout_seconds
@@ -224,6 +228,8 @@ class LambdaInvokeStandin(BackgroundServer):
                     idle=self._idle,
                     on_dead_letter=self.dead_letter_recorder.append,
                     on_completion=self.completion_recorder.append,
+                    concurrency=self.concurrency,
+                    on_stop=self._on_container_stop,
                 )
                 self._containers[name] = container
             return container

@@ -92,9 +92,10 @@ class LambdaContainer:
     async def invoke_as_lambda_would(self, event: Any) -> tuple[int, Any]:
         """Invoke, and again after each RetryLater as Lambda retries an asynchronous event (1 + 2
         attempts by default); return how many attempts were made and the last one's result."""
+        context = LambdaTestContext()  # one request id for every attempt, as Lambda keeps it
         for attempt in range(1, 4):
             try:
-                return attempt, await self.invoke(event)
+                return attempt, await self.invoke(event, context)
             except RetryLater:
                 if attempt == 3:
                     raise

@@ -89,7 +89,7 @@ def test_an_event_is_accepted_with_202_then_run_in_one_container_thread(
 
     assert statuses == [202] * 5
     assert [event for event, _, _ in function.calls] == [{"n": n} for n in range(5)]
-    assert {thread for _, _, thread in function.calls} == {"lambda-handler"}
+    assert {thread for _, _, thread in function.calls} == {"lambda-handler-0"}  # one container
     assert function.most_at_once == 1
     assert [c.aws_request_id for _, c, _ in function.calls] == [i.request_id for i in standin.invocations]
     assert all(i.invocation_type == "Event" and i.accepted for i in standin.invocations)
@@ -246,3 +246,38 @@ def test_runs_as_a_process() -> None:
         assert process.stdout is not None and process.stderr is not None
         process.stdout.close()
         process.stderr.close()
+
+
+def test_several_containers_take_events_and_a_retry_does_not_hold_one_up() -> None:
+    seen: list[tuple[str, str]] = []
+    failed_once: set[str] = set()
+    lock = threading.Lock()
+
+    def function(event: Any, context: FakeLambdaContext) -> Any:
+        with lock:
+            seen.append((event["n"], threading.current_thread().name))
+            first_time = event["n"] == "flaky" and "flaky" not in failed_once
+            failed_once.add(event["n"])
+        if first_time:
+            raise RuntimeError("a passing failure")
+        time.sleep(0.05)
+        return {"ok": event["n"]}
+
+    with LambdaInvokeStandin({"f": function}, concurrency=3, retry_delay_seconds=0.3) as standin:
+        client = boto3.client(
+            "lambda",
+            endpoint_url=standin.endpoint_url,
+            region_name="us-east-1",
+            aws_access_key_id="k",
+            aws_secret_access_key="s",
+        )
+        for n in ["flaky", *(str(i) for i in range(6))]:
+            client.invoke(FunctionName="f", InvocationType="Event", Payload=json.dumps({"n": n}).encode())
+        standin.wait_idle(timeout=10)
+        client.close()
+
+    order = [n for n, _ in seen]
+    assert order.count("flaky") == 2 and order[-1] == "flaky"  # its retry came after the others
+    assert len({thread for _, thread in seen}) > 1  # several containers worked
+    [flaky] = [c for c in standin.completions if c.result == {"ok": "flaky"}]
+    assert flaky.attempts == 2 and standin.dead_letters == []
