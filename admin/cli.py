@@ -12,6 +12,7 @@ from admin import validate
 from admin.commands import COMMANDS, Console
 from admin.connection import connect, require_migrated_schema
 from admin.errors import AdminError
+from admin.local_key import adopt_local_master_key
 from shared.env import ConfigurationError
 from shared.groq_models import DEFAULT_CHAT_MODEL
 from shared.master_keys import MasterKeyError, MasterKeyUnavailable
@@ -190,6 +191,12 @@ def main(argv: list[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else 2
     console = Console(stdin=sys.stdin, stdout=sys.stdout, env=os.environ)
     try:
+        adopted = adopt_local_master_key(os.environ)
+        if adopted is not None:
+            sys.stderr.write(
+                f"note: using the local master key {adopted} (make run's; no KMS_KEY_ID,"
+                " LOCAL_MASTER_KEY or LOCAL_MASTER_KEY_FILE is set)\n"
+            )
         return asyncio.run(_run(args, console))
     except AdminError as exc:
         message = " ".join(str(exc).split())

@@ -36,6 +36,8 @@ _LOCAL_WRAP_CONTEXT = b"whatsapp-assistant data key v1"
 KMS_REF_PREFIX = "kms-"
 LOCAL_REF_PREFIX = "local-"
 KEY_VARIABLES = "KMS_KEY_ID, LOCAL_MASTER_KEY or LOCAL_MASTER_KEY_FILE"
+# The key file `make run` creates in the data folder when no master key is configured.
+LOCAL_KEY_FILE_NAME = "local-master-key"
 
 
 class MasterKeyError(Exception):
@@ -237,6 +239,13 @@ def _decode_key(text: str, variable: str) -> bytes:
     if len(key) != DATA_KEY_BYTES:
         raise ConfigurationError(f"{variable} must hold base64 keys of 32 bytes, got {len(key)} bytes")
     return key
+
+
+def configures_master_key(env: Mapping[str, str]) -> bool:
+    """Does the environment name a master key (KMS or local)?"""
+    return any(
+        env.get(name, "").strip() for name in ("KMS_KEY_ID", "LOCAL_MASTER_KEY", "LOCAL_MASTER_KEY_FILE")
+    )
 
 
 def new_local_master_key() -> str:
