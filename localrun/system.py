@@ -90,7 +90,9 @@ def run_system(settings: LocalSettings, out: Output) -> Iterator[RunningSystem]:
         url = _start_database(settings, out)
         if not settings.database_url:
             stack.callback(_stop_database, settings, out)
-        prepared = asyncio.run(prepare(url, local_secrets, settings.demo_groq_api_key))
+        prepared = asyncio.run(
+            prepare(url, local_secrets, settings.demo_groq_api_key, configured=bool(settings.database_url))
+        )
         created = prepared.demo_tenants_created
         out.line(
             "  migrations  "

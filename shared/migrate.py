@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
 
 from shared.database import PROJECT_ROOT, resolve_database_url
+from shared.database_connect import DatabaseUnusable, connect_database
 from shared.env import ConfigurationError
 from shared.master_keys import Keyring, MasterKeyError
 from shared.model_upgrade import ModelUpgrade, upgrade_retired_models
@@ -102,8 +104,20 @@ def main(argv: list[str] | None = None) -> int:
     from shared.logs import configure_logging
 
     configure_logging()
+    configured = bool(os.environ.get("DATABASE_URL", "").strip())
+
+    async def migrate_explained(url: str) -> list[str]:
+        conn = await connect_database(url, configured=configured, timeout=10.0)
+        try:
+            return await apply_migrations(conn)
+        finally:
+            await conn.close()
+
     try:
-        applied = asyncio.run(migrate(resolve_database_url()))
+        applied = asyncio.run(migrate_explained(resolve_database_url()))
+    except DatabaseUnusable as unusable:
+        logger.error("migration stopped: %s", unusable)
+        return 2
     except (MasterKeyError, ConfigurationError) as error:
         logger.error("migration stopped: %s", error)
         return 1

@@ -169,6 +169,30 @@ async def test_a_busy_port_is_one_line_naming_the_port_and_its_variable(
     assert not (data_dir / "postgres").exists()  # nothing was started
 
 
+@pytest.mark.parametrize(
+    ("unusable_url", "says"),
+    [
+        ("postgres//admin:hunter22@db.internal/app", "error: DATABASE_URL is not a usable PostgreSQL URL ("),
+        (
+            "postgresql://admin:hunter22@127.0.0.1:1/app",
+            "error: cannot connect to the database at DATABASE_URL (127.0.0.1:1/app): ",
+        ),
+    ],
+    ids=["malformed", "unreachable"],
+)
+async def test_an_unusable_database_url_is_one_line_naming_it(
+    data_dir: Path, runs: list[LocalRun], unusable_url: str, says: str
+) -> None:
+    run = start(runs, data_dir, DATABASE_URL=unusable_url)
+    run.close_input()
+
+    assert await asyncio.to_thread(run.finish) == 2
+    assert run.stderr.startswith(says) and run.stderr.count("\n") == 1
+    assert "or unset it to use the embedded server" in run.stderr or "unset DATABASE_URL" in run.stderr
+    assert "hunter22" not in run.stderr + "".join(run.lines)
+    assert not (data_dir / "postgres").exists()  # no embedded server started in its place
+
+
 async def test_the_servers_stop_by_themselves_when_the_run_is_killed(
     data_dir: Path, runs: list[LocalRun], create_database: CreateDatabase
 ) -> None:
