@@ -48,6 +48,13 @@ class Services:
         twice Lambda's retry window, so an event still being retried always counts."""
         return 2 * sum(self.retry_delays)
 
+    @property
+    def takeover_after_seconds(self) -> float:
+        """How long after a message last moved a retry of the event holding its lease may take the
+        lease over: half Lambda's shortest retry delay (a retry never comes sooner; a duplicate
+        delivery of the event, running alongside the first, does)."""
+        return min(self.retry_delays, default=60.0) / 2
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MessageResult:

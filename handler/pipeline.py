@@ -152,6 +152,7 @@ async def _claim_or_result(
             lease_seconds=max(deadline.remaining(), 1.0),
             request_id=request_id,
             order_window_seconds=services.order_window_seconds,
+            takeover_after_seconds=services.takeover_after_seconds,
         )
     except UnstorableValue as error:
         # Nothing was claimed: it will never be storable, so it is refused here, not retried.

@@ -3,9 +3,10 @@ tenant's settings come from the view tenant_settings, as one JSON object."""
 
 from __future__ import annotations
 
-# migrations/008_send_retry.sql: tenant (as JSON of tenant_settings), lock, customer, dedupe
-# claim (attempts counted per Lambda request), ordering and history in one call.
-CLAIM_MESSAGE = "SELECT * FROM claim_customer_message($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+# migrations/009_lease_takeover.sql: tenant (as JSON of tenant_settings), lock, customer, dedupe
+# claim (attempts counted per Lambda request, a dead attempt's lease taken over by its retry),
+# ordering and history in one call.
+CLAIM_MESSAGE = "SELECT * FROM claim_customer_message($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
 CLAIM_PROGRESS = "SELECT * FROM claim_progress($1, $2, $3)"
 
 RECORD_WEB_MESSAGE = """

@@ -201,12 +201,20 @@ class ConversationStore:
         lease_seconds: float,
         request_id: str | None = None,
         order_window_seconds: float = 360.0,
+        takeover_after_seconds: float = 30.0,
     ) -> Claim:
         """Claim the message; `request_id` (Lambda's, stable across an event's retries) makes
-        `Claim.attempts` this event's attempts, so other events' claims do not count;
-        `order_window_seconds`: how recent an unfinished earlier message must be to hold this one."""
+        `Claim.attempts` this event's attempts, so other events' claims do not count, and lets a
+        retry take over the lease its own failed attempt left (once `takeover_after_seconds` have
+        passed since the message last moved); `order_window_seconds`: how recent an unfinished
+        earlier message must be to hold this one."""
         row = await self._pool.fetchrow(
-            sql.CLAIM_MESSAGE, *message.parameters(), lease_seconds, request_id, order_window_seconds
+            sql.CLAIM_MESSAGE,
+            *message.parameters(),
+            lease_seconds,
+            request_id,
+            order_window_seconds,
+            takeover_after_seconds,
         )
         if row is None:
             return Claim(outcome=ClaimOutcome.NO_TENANT)
