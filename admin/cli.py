@@ -184,7 +184,8 @@ async def _run(args: argparse.Namespace, console: Console) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run one admin command; returns the exit code (0 ok, 1 check failed or database down, 2 bad input)."""
+    """Run one admin command; returns the exit code (0 ok, 1 check failed or the database failed during
+    the command, 2 bad input or an unusable DATABASE_URL)."""
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # --help, or a usage error already reported on one line

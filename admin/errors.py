@@ -9,7 +9,7 @@
     ├── NotConfigured          the tenant has no config of the kind the command changes
     ├── SchemaNotMigrated      the database lacks migrations this code needs
     └── DatabaseNotReachable   DATABASE_URL is malformed, or nothing answers there
-    DatabaseFailure        exit 1, the database could not be reached or failed
+    DatabaseFailure        exit 1, the database failed during the command
 
 Messages never contain a secret: the classes that concern secrets name only where it was expected.
 """
