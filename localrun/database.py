@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from localrun.demo import ensure_demo_tenants
+from localrun.demo import WrittenKeys, ensure_demo_tenants
 from localrun.errors import DatabaseFailure
 from localrun.local_secrets import LocalSecrets
 from localrun.settings import LocalSettings
@@ -56,7 +56,12 @@ class PreparedDatabase:
 
 
 async def prepare(
-    url: str, local_secrets: LocalSecrets, real_groq_key: str, *, configured: bool = True
+    url: str,
+    local_secrets: LocalSecrets,
+    real_groq_key: str,
+    *,
+    written_keys: WrittenKeys,
+    configured: bool = True,
 ) -> PreparedDatabase:
     """Apply pending migrations and create the demo tenants that are missing. `configured`: the
     URL is DATABASE_URL's (else the embedded server's), for the message when it cannot be used."""
@@ -66,7 +71,7 @@ async def prepare(
         raise DatabaseFailure(str(unusable)) from None
     try:
         applied = await apply_migrations(conn)
-        created = await ensure_demo_tenants(conn, local_secrets, real_groq_key)
+        created = await ensure_demo_tenants(conn, local_secrets, real_groq_key, written=written_keys)
     except asyncpg.PostgresError as exc:
         raise DatabaseFailure(f"database error {type(exc).__name__} (SQLSTATE {exc.sqlstate})") from None
     finally:

@@ -24,6 +24,7 @@ from localrun import ports
 from localrun.children import ChildServer, ChildSpec
 from localrun.console import Output
 from localrun.database import database_url, prepare, release_embedded_postgres
+from localrun.demo import WrittenKeys
 from localrun.errors import PortBusy, ServerFailed
 from localrun.handler_events import HandlerEvents
 from localrun.local_secrets import LocalSecrets, load_or_create
@@ -91,7 +92,13 @@ def run_system(settings: LocalSettings, out: Output) -> Iterator[RunningSystem]:
         if not settings.database_url:
             stack.callback(_stop_database, settings, out)
         prepared = asyncio.run(
-            prepare(url, local_secrets, settings.demo_groq_api_key, configured=bool(settings.database_url))
+            prepare(
+                url,
+                local_secrets,
+                settings.demo_groq_api_key,
+                written_keys=WrittenKeys(settings.data_dir / "demo-groq-keys"),
+                configured=bool(settings.database_url),
+            )
         )
         created = prepared.demo_tenants_created
         out.line(
