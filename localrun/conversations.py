@@ -56,16 +56,21 @@ JOIN user_whatsapp_config AS w ON w.user_id = u.id AND w.is_active
 ORDER BY u.created_at, u.email NULLS LAST, u.id
 """
 
+# Read as turns, as the handler's conversation_history (migrations/008): each reply right after
+# the message it answers, the parts of a split reply in their order (they share one created_at).
 _HISTORY = """
 SELECT created_at, sender, status, content, error_title
 FROM (
-    SELECT created_at, sender, status, content, error_title, id
-    FROM customer_conversations
-    WHERE user_id = $1 AND phone_number = $2
-    ORDER BY created_at DESC, id DESC
+    SELECT c.created_at, c.sender, c.status, c.content, c.error_title, c.id,
+           coalesce(asked.created_at, c.created_at) AS turn_at,
+           c.reply_to IS NOT NULL AS is_reply, coalesce(c.reply_part, -1) AS part
+    FROM customer_conversations AS c
+    LEFT JOIN customer_conversations AS asked ON asked.id = c.reply_to
+    WHERE c.user_id = $1 AND c.phone_number = $2
+    ORDER BY turn_at DESC, is_reply DESC, part DESC, c.created_at DESC, c.id DESC
     LIMIT $3
 ) AS recent
-ORDER BY created_at, sender DESC, id
+ORDER BY turn_at, is_reply, part, created_at, id
 """
 
 _REPLY_STATUSES = """
