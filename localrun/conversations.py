@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
@@ -93,6 +93,28 @@ async def chat_tenants(conn: asyncpg.Connection) -> list[ChatTenant]:
         )
         for row in await conn.fetch(_CHAT_TENANTS)
     ]
+
+
+_ACTIVE_TOKEN = """
+SELECT user_id, access_token FROM user_whatsapp_config WHERE phone_number_id = $1 AND is_active
+"""
+
+
+def token_source(database_url: str) -> Callable[[str], Awaitable[str | None]]:
+    """For the Graph stand-in: a number's current token, read when asked (a tenant added or given
+    a new token with wa-admin while `make run` runs is known at once)."""
+
+    async def current_token(phone_number_id: str) -> str | None:
+        conn = await asyncpg.connect(database_url)
+        try:
+            row = await conn.fetchrow(_ACTIVE_TOKEN, phone_number_id)
+        finally:
+            await conn.close()
+        if row is None:
+            return None
+        return await asyncio.to_thread(_readable_token, row["access_token"], row["user_id"])
+
+    return current_token
 
 
 def _readable_token(stored: str, tenant_id: UUID) -> str | None:

@@ -23,6 +23,7 @@ import httpx
 from localrun import ports
 from localrun.children import ChildServer, ChildSpec
 from localrun.console import Output
+from localrun.conversations import token_source
 from localrun.database import database_url, prepare, release_embedded_postgres
 from localrun.demo import WrittenKeys
 from localrun.errors import PortBusy, ServerFailed
@@ -114,7 +115,12 @@ def run_system(settings: LocalSettings, out: Output) -> Iterator[RunningSystem]:
         )
 
         groq = _start_groq(settings, stack, out)
-        graph = _standin(GraphStandIn(port=settings.graph_standin.port), settings.graph_standin, stack)
+        # Strict as Meta: a number's token is looked up when a send names it (see token_source).
+        graph = _standin(
+            GraphStandIn(tokens={}, token_source=token_source(url), port=settings.graph_standin.port),
+            settings.graph_standin,
+            stack,
+        )
         out.line(f"  Graph       WhatsApp messages stand-in on {graph.base_url}")
 
         events = HandlerEvents()

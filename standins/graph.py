@@ -16,7 +16,7 @@ import dataclasses
 import re
 import secrets
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -30,6 +30,9 @@ from shared.graph_api import served_on
 from standins.graph_errors import GRAPH_ERRORS, GraphErrorResponse, graph_error, transient_error
 from standins.scripting import FaultScript, Recorder
 from standins.server import BackgroundServer, serve_forever, standalone_arguments
+
+# The current access token of a business number; None when there is no such number.
+TokenSource = Callable[[str], Awaitable[str | None]]
 
 MAX_TEXT_LENGTH = 4096
 # Meta: a country code, a period, up to 128 alphanumerics (a parent BSUID has ENT. after the code).
@@ -94,13 +97,21 @@ class GraphStandIn(BackgroundServer):
 
     `tokens` maps each known phone_number_id to its access token: then a wrong token gets 401
     (code 190) and an unknown phone_number_id gets Meta's 400 (code 100, subcode 33). Without
-    it, any non-empty token and any number are accepted.
+    it, any non-empty token and any number are accepted. `token_source`, when given, is asked for
+    the token of a number it does not know, or whose token does not match (a tenant added or
+    changed since), as Meta always knows every number's current token.
     """
 
     def __init__(
-        self, *, tokens: Mapping[str, str] | None = None, host: str = "127.0.0.1", port: int = 0
+        self,
+        *,
+        tokens: Mapping[str, str] | None = None,
+        token_source: TokenSource | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
     ) -> None:
         self.tokens: dict[str, str] | None = dict(tokens) if tokens is not None else None
+        self.token_source = token_source
         self.recorder: Recorder[SentMessage] = Recorder()
         self.read_recorder: Recorder[ReadReceipt] = Recorder()
         self.faults: FaultScript[SentMessage, GraphFault] = FaultScript()
@@ -218,6 +229,7 @@ class GraphStandIn(BackgroundServer):
                 else transient_error(fault.status or 503)
             )
         else:
+            await self._refresh_token(receipt.phone_number_id, receipt.token)
             refusal = (
                 _version_refusal(receipt.version)
                 or self._token_refusal(receipt.phone_number_id, receipt.token)
@@ -230,6 +242,7 @@ class GraphStandIn(BackgroundServer):
     async def _phone_number(self, request: Request) -> JSONResponse:
         """The business phone number's object, as the live check reads it (token checked)."""
         phone_number_id = request.path_params["phone_number_id"]
+        await self._refresh_token(phone_number_id, _bearer(request))
         refusal = _version_refusal(request.path_params["version"]) or self._token_refusal(
             phone_number_id, _bearer(request)
         )
@@ -254,6 +267,7 @@ class GraphStandIn(BackgroundServer):
                     attempt, graph_error(fault.code, status=fault.status, details=fault.details)
                 )
             return self._refuse(attempt, transient_error(fault.status or 503))
+        await self._refresh_token(attempt.phone_number_id, attempt.token)
         refusal = self._check_credentials(attempt) or problem
         if refusal is not None:
             return self._refuse(attempt, refusal)
@@ -273,6 +287,13 @@ class GraphStandIn(BackgroundServer):
 
     def _check_credentials(self, attempt: SentMessage) -> GraphErrorResponse | None:
         return self._token_refusal(attempt.phone_number_id, attempt.token)
+
+    async def _refresh_token(self, phone_number_id: str, token: str) -> None:
+        if self.tokens is None or self.token_source is None or self.tokens.get(phone_number_id) == token:
+            return
+        current = await self.token_source(phone_number_id)
+        if current is not None:
+            self.tokens[phone_number_id] = current
 
     def _token_refusal(self, phone_number_id: str, token: str) -> GraphErrorResponse | None:
         if not token:

@@ -29,8 +29,8 @@ def local_secrets(tmp_path: Path) -> LocalSecrets:
     return load_or_create(tmp_path / "local-secrets.json")
 
 
-async def groq_keys(conn: asyncpg.Connection) -> dict[str, str | None]:
-    found = {}
+async def groq_keys(conn: asyncpg.Connection) -> dict[str | None, str | None]:
+    found: dict[str | None, str | None] = {}
     for credentials in await configs.tenant_credentials(conn):
         key = credentials.groq_api_key
         found[credentials.tenant.email] = key.value if key is not None else None
