@@ -168,7 +168,7 @@ def _judge_stored(
     if message.status == "answered" and replies and all(reply.reached_graph for reply in replies):
         if all(reply.status == "sent" for reply in replies):
             fictional = (
-                f" (for the fictional {DEFAULT_TEST_CUSTOMER}, Meta reports it failed, code 131026)"
+                f"; the fictional {DEFAULT_TEST_CUSTOMER} is on no WhatsApp: expect failed (131026 or similar)"
                 if context.customer == DEFAULT_TEST_CUSTOMER
                 else ""
             )

@@ -273,7 +273,7 @@ async def test_an_answered_message_exits_0_and_shows_the_stored_rows(
     assert reply.startswith("sent  ") and reply.endswith('…"')
     assert sent.body is not None and reply == f'sent  "{sent.body[:60]}…"'
     assert "result: answered\n" in result.out
-    assert "for the fictional 15550000000, Meta reports it failed, code 131026" in result.out
+    assert "the fictional 15550000000 is on no WhatsApp: expect failed (131026 or similar)" in result.out
     rows = await db.fetch("SELECT sender, status FROM customer_conversations ORDER BY sender DESC")
     assert [(r["sender"], r["status"]) for r in rows] == [("user", "answered"), ("bot", "sent")]
     assert_nothing_secret(result)
