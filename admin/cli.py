@@ -13,6 +13,8 @@ from admin.commands import COMMANDS, Console
 from admin.connection import connect, require_migrated_schema
 from admin.errors import AdminError
 from admin.local_key import adopt_local_master_key
+from admin.sample_webhook import DEFAULT_TEST_CUSTOMER, DEFAULT_TEST_TEXT
+from admin.webhook_test import DEFAULT_FORWARDER_URL, DEFAULT_WAIT_SECONDS
 from shared.env import ConfigurationError
 from shared.groq_models import DEFAULT_CHAT_MODEL
 from shared.master_keys import MasterKeyError, MasterKeyUnavailable
@@ -68,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
         "to any customer. Exit 1 unless both work.",
     )
     _add_tenant_argument(test)
+    _add_webhook_test(sub)
     stats = sub.add_parser(
         "stats",
         help="identification rate (24 h), recent messages (1 h), messages per tenant (24 h), "
@@ -132,6 +135,44 @@ def _add_set_whatsapp(sub: argparse._SubParsersAction[_Parser]) -> None:
     _add_secret_options(parser, "access-token", "access token", extra=" (first line)")
     _add_secret_options(
         parser, "app-secret", "Meta app secret", extra=" (the line after the access token, if both)"
+    )
+
+
+def _add_webhook_test(sub: argparse._SubParsersAction[_Parser]) -> None:
+    parser = sub.add_parser(
+        "webhook-test",
+        help="send one signed sample webhook to a running forwarder and show what became of it",
+        description="Sends one text message from a test customer to the tenant's number, as a Meta "
+        "webhook signed with the tenant's own app secret, else the first of META_APP_SECRET, else make "
+        "run's local app secret (the data folder's local-secrets.json); then shows the forwarder's "
+        "answer and, from this database, the stored message and its reply. Exit 0 when the reply "
+        "reached Graph (sent, delivered or read), 1 otherwise. On Meta's side a reply to the "
+        "fictional default customer fails (Graph code 131026): for a real end-to-end check, write to "
+        "the number from your own WhatsApp and pass --customer YOUR_NUMBER.",
+    )
+    _add_tenant_argument(parser)
+    parser.add_argument(
+        "--forwarder-url",
+        type=validate.forwarder_url,
+        default=DEFAULT_FORWARDER_URL,
+        metavar="URL",
+        help=f"the forwarder's webhook (default {DEFAULT_FORWARDER_URL}, make run's; the stack's "
+        "WebhookUrl output for a deployed one)",
+    )
+    parser.add_argument(
+        "--customer",
+        type=validate.customer_number,
+        default=DEFAULT_TEST_CUSTOMER,
+        metavar="NUMBER",
+        help=f"who writes, with the country code (default {DEFAULT_TEST_CUSTOMER}, a fictional number)",
+    )
+    parser.add_argument("--text", type=validate.text, default=DEFAULT_TEST_TEXT, metavar="TEXT")
+    parser.add_argument(
+        "--wait",
+        type=validate.wait_seconds,
+        default=DEFAULT_WAIT_SECONDS,
+        metavar="SECONDS",
+        help=f"how long to look for the stored message and its reply (default {DEFAULT_WAIT_SECONDS})",
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from argparse import Namespace
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
@@ -10,7 +11,14 @@ from typing import TextIO
 import asyncpg
 
 from admin import checks, configs, live_check, monitoring, render, security, tenants, validate
+from admin.errors import NotConfigured
+from admin.message_trace import follow_message
+from admin.sample_webhook import SampleMessage, build_payload, new_wamid, sign_payload
 from admin.secrets_input import SecretSource, read_secret
+from admin.signing_secret import SecretCandidates, choose_signing_secret, read_local_secret_file
+from admin.webhook_test import HintContext, WebhookTestReport, judge, post_webhook
+from shared.database import local_secrets_path
+from shared.env import comma_list
 from shared.migrate import run_migrations
 
 
@@ -160,6 +168,58 @@ async def test_tenant(conn: asyncpg.Connection, args: Namespace, console: Consol
     return 0 if results and all(result.ok for result in results) else 1
 
 
+async def webhook_test(conn: asyncpg.Connection, args: Namespace, console: Console) -> int:
+    """Exit 0 when the sample message was answered (the reply reached Graph), 1 otherwise."""
+    tenant = await tenants.find_tenant(conn, args.tenant)
+    name = tenant.email or str(tenant.id)
+    [credentials] = await configs.tenant_credentials(conn, tenant)
+    if credentials.phone_number_id is None:
+        raise NotConfigured(f"tenant {name} has no WhatsApp number: wa-admin set-whatsapp {name} first")
+    if not credentials.active:
+        raise NotConfigured(
+            f"tenant {name}'s number {credentials.phone_number_id} is inactive: wa-admin reactivate {name}"
+        )
+    signing = choose_signing_secret(
+        SecretCandidates(
+            tenant_secret=credentials.app_secret,
+            tenant_secret_unreadable=credentials.app_secret_unreadable,
+            env_secrets=comma_list(console.env, "META_APP_SECRET"),
+            local=read_local_secret_file(local_secrets_path(console.env)),
+        )
+    )
+    sample = SampleMessage(
+        phone_number_id=credentials.phone_number_id,
+        customer=args.customer,
+        text=args.text,
+        wamid=new_wamid(),
+        timestamp=int(time.time()),
+    )
+    webhook = sign_payload(build_payload(sample), signing.secret, wamid=sample.wamid)
+    answer = await post_webhook(args.forwarder_url, webhook)
+    trace = await follow_message(conn, sample.wamid, args.wait) if answer.accepted else None
+    context = HintContext(
+        tenant_id=tenant.id,
+        tenant=name,
+        customer=sample.customer,
+        url=args.forwarder_url,
+        signed_with=signing.origin,
+        wait_seconds=args.wait,
+    )
+    judgement = judge(answer, trace, context)
+    report = WebhookTestReport(
+        context=context,
+        phone_number_id=sample.phone_number_id,
+        wamid=sample.wamid,
+        text=sample.text,
+        signing_notes=signing.notes,
+        answer=answer,
+        trace=trace,
+        judgement=judgement,
+    )
+    console.write(render.webhook_test_report(report))
+    return judgement.verdict.exit_code
+
+
 async def stats(conn: asyncpg.Connection, args: Namespace, console: Console) -> int:
     rate = await monitoring.identification_rate(conn)
     recent = await monitoring.recent_messages(conn, args.limit)
@@ -206,6 +266,7 @@ COMMANDS: dict[str, Command] = {
     "reactivate": Command(run=reactivate),
     "check": Command(run=check),
     "test": Command(run=test_tenant),
+    "webhook-test": Command(run=webhook_test),
     "stats": Command(run=stats),
     "migrate": Command(run=migrate, needs_migrated_schema=False),
     "issue-web-chat-key": Command(run=issue_web_chat_key),

@@ -297,7 +297,7 @@ async def tenant_statuses(conn: asyncpg.Connection) -> list[TenantStatus]:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TenantCredentials:
-    """A tenant's credentials in clear, for the live check only (never printed)."""
+    """A tenant's credentials in clear, for the live check and the webhook test only (never printed)."""
 
     tenant: Tenant
     phone_number_id: str | None
@@ -308,16 +308,20 @@ class TenantCredentials:
     groq_api_key: Secret | None
     access_token_unreadable: bool
     groq_api_key_unreadable: bool
+    # The tenant's own Meta app secret, which signs its app's webhooks (None: none, or unreadable).
+    app_secret: Secret | None = None
+    app_secret_unreadable: bool = False
 
 
 async def tenant_credentials(conn: asyncpg.Connection, only: Tenant | None = None) -> list[TenantCredentials]:
-    """Every tenant's (or `only`'s) decrypted access token and Groq key, for the live check."""
+    """Every tenant's (or `only`'s) decrypted access token, app secret and Groq key."""
     found = []
     for row in await conn.fetch(_TENANT_CONFIGS):
         if only is not None and row["id"] != only.id:
             continue
         token = await _open(row["access_token"], SecretColumn.ACCESS_TOKEN, row["id"])
         key = await _open(row["api_key"], SecretColumn.GROQ_API_KEY, row["id"])
+        app_secret = await _open(row["app_secret"], SecretColumn.APP_SECRET, row["id"])
         found.append(
             TenantCredentials(
                 tenant=Tenant(id=row["id"], email=row["email"]),
@@ -329,6 +333,8 @@ async def tenant_credentials(conn: asyncpg.Connection, only: Tenant | None = Non
                 groq_api_key=Secret(key) if isinstance(key, str) else None,
                 access_token_unreadable=isinstance(token, _Unreadable),
                 groq_api_key_unreadable=isinstance(key, _Unreadable),
+                app_secret=Secret(app_secret) if isinstance(app_secret, str) else None,
+                app_secret_unreadable=isinstance(app_secret, _Unreadable),
             )
         )
     return found

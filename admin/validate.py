@@ -6,6 +6,7 @@ import re
 from argparse import ArgumentTypeError
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
+from urllib.parse import urlsplit, urlunsplit
 
 from admin.errors import InvalidInput
 from admin.secrets_input import Secret
@@ -18,6 +19,10 @@ _DIGITS = re.compile(r"[0-9]{1,32}")
 _ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]{0,63}")
 _MAX_TEMPERATURE = Decimal(2)
 _MAX_HISTORY_LENGTH = 100
+# E.164 without the plus sign, as Meta writes `from` and `wa_id`: a country code and up to 15 digits.
+_CUSTOMER_NUMBER = re.compile(r"[1-9][0-9]{6,14}")
+_CUSTOMER_NUMBER_PUNCTUATION = str.maketrans("", "", " -.()")
+_MAX_WAIT_SECONDS = 600
 
 
 def email(value: str) -> str:
@@ -138,3 +143,45 @@ def graph_api_version(value: str) -> str:
     if not served_on(cleaned, datetime.now(UTC).date()):
         raise ArgumentTypeError(f"Meta does not serve Graph API version {cleaned} (expired or unknown)")
     return cleaned
+
+
+def customer_number(value: str) -> str:
+    """A WhatsApp number as Meta writes it: digits with the country code (`+`, spaces, dashes dropped)."""
+    cleaned = value.strip().translate(_CUSTOMER_NUMBER_PUNCTUATION).removeprefix("+")
+    if not _CUSTOMER_NUMBER.fullmatch(cleaned):
+        raise ArgumentTypeError(
+            f"a customer number is 7 to 15 digits with the country code (e.g. 33612345678), got {value!r}"
+        )
+    return cleaned
+
+
+def wait_seconds(value: str) -> int:
+    try:
+        number = int(value.strip())
+    except ValueError:
+        raise ArgumentTypeError(f"must be a whole number of seconds, got {value!r}") from None
+    if not 0 <= number <= _MAX_WAIT_SECONDS:
+        raise ArgumentTypeError(f"must be from 0 to {_MAX_WAIT_SECONDS} seconds, got {number}")
+    return number
+
+
+def forwarder_url(value: str) -> str:
+    """An http(s) URL of the forwarder's webhook; a bare host or `/` gets `/webhook` added.
+
+    Credentials in the URL are refused without echoing it: the URL is printed in the report."""
+    cleaned = value.strip()
+    shown = repr(value) if "@" not in value else "(not shown: it holds an @)"
+    try:
+        parts = urlsplit(cleaned)
+        has_credentials = parts.username is not None or parts.password is not None
+        _ = parts.port  # a port that is not a number, or out of range, raises here
+    except ValueError:
+        raise ArgumentTypeError(f"not a URL: {shown}") from None
+    if has_credentials:
+        raise ArgumentTypeError("the forwarder URL must not carry credentials")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ArgumentTypeError(f"expects an http:// or https:// URL, got {shown}")
+    if any(char.isspace() for char in cleaned) or parts.fragment:
+        raise ArgumentTypeError(f"not a URL: {shown}")
+    path = parts.path if parts.path not in ("", "/") else "/webhook"
+    return urlunsplit((parts.scheme, parts.netloc, path, parts.query, ""))

@@ -1,4 +1,5 @@
-"""Where the Postgres server is: `DATABASE_URL`, or an embedded server under the project's data folder."""
+"""Where the Postgres server is: `DATABASE_URL`, or an embedded server under the project's data folder
+(which also holds the local run's secrets file)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ from collections.abc import Mapping
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+# `make run` keeps its verify token, Meta app secret and demo tokens here (localrun/local_secrets.py);
+# `wa-admin webhook-test` signs with that app secret when META_APP_SECRET is unset.
+LOCAL_SECRETS_FILE = "local-secrets.json"
 
 
 def data_dir(env: Mapping[str, str] | None = None) -> Path:
@@ -15,6 +19,11 @@ def data_dir(env: Mapping[str, str] | None = None) -> Path:
     env = os.environ if env is None else env
     configured = env.get("APP_DATA_DIR", "").strip()
     return Path(configured) if configured else PROJECT_ROOT / ".data"
+
+
+def local_secrets_path(env: Mapping[str, str] | None = None) -> Path:
+    """The local run's secrets file in the data folder (mode 0600, written by `make run`)."""
+    return data_dir(env) / LOCAL_SECRETS_FILE
 
 
 def start_embedded_postgres(pgdata: Path) -> str:
