@@ -142,8 +142,8 @@ def _events(numbers: list[str], count: int) -> Iterator[dict[str, Any]]:
 
 def _instrument_external_time() -> list[float]:
     """Wrap the Groq and Graph adapters so that the time spent waiting on them is summed."""
-    from handler.ai import GroqReplies
-    from handler.whatsapp import WhatsAppSender
+    from handler.adapters.graph import WhatsAppSender
+    from handler.adapters.groq import GroqReplies
 
     spent = [0.0]
     for cls, name in ((GroqReplies, "complete"), (WhatsAppSender, "send_text")):

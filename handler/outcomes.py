@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from handler.ai import GroqReplies
-from handler.retry import RetryPolicy
-from handler.store import ConversationStore
-from handler.whatsapp import WhatsAppSender
+from handler.adapters.graph import WhatsAppSender
+from handler.adapters.groq import GroqReplies
+from handler.adapters.postgres import ConversationStore
+from handler.adapters.retry import RetryPolicy
 from shared.groq_models import DEFAULT_CHAT_MODEL
 
 

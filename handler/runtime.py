@@ -15,13 +15,13 @@ from dataclasses import dataclass
 import asyncpg
 import httpx
 
-from handler.ai import GroqReplies
+from handler.adapters.graph import WhatsAppSender
+from handler.adapters.groq import GroqReplies
+from handler.adapters.postgres import ConversationStore
+from handler.adapters.retry import RetryPolicy
+from handler.adapters.tenant_secrets import SecretOpener
 from handler.outcomes import Services
-from handler.retry import RetryPolicy
-from handler.secrets import SecretOpener
 from handler.settings import HandlerSettings
-from handler.store import ConversationStore
-from handler.whatsapp import WhatsAppSender
 from shared.database import resolve_database_url
 from shared.master_keys import Keyring
 

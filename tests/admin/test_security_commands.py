@@ -7,7 +7,7 @@ import uuid
 import asyncpg
 import pytest
 
-from handler.secrets import SecretOpener
+from handler.adapters.tenant_secrets import SecretOpener
 from shared.master_keys import Keyring, new_local_master_key
 from shared.secrets_crypto import SecretColumn, key_ref_of
 from shared.web_chat_keys import web_chat_key_matches

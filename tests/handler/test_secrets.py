@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from handler.secrets import SecretOpener
+from handler.adapters.tenant_secrets import SecretOpener
 from shared.master_keys import DataKey, Keyring, LocalMasterKey, MasterKeyUnavailable
 from shared.secrets_crypto import SecretColumn, encrypt_secret
 

@@ -10,18 +10,18 @@ from collections.abc import Sequence
 from functools import partial
 from uuid import UUID
 
-from handler.ai import is_retryable as groq_is_retryable
-from handler.ai import retry_after as groq_retry_after
+from handler.adapters.graph import Recipient, SendOutcomeUnknown, WhatsAppSender
+from handler.adapters.graph import is_retryable as graph_is_retryable
+from handler.adapters.groq import is_retryable as groq_is_retryable
+from handler.adapters.groq import retry_after as groq_retry_after
+from handler.adapters.postgres import SendResult
+from handler.adapters.retry import Deadline, with_retries
+from handler.conversation.reply_split import split_reply
 from handler.errors import GroqError, GroqRejected, GroqUnavailable, WhatsAppRejected
 from handler.model import MessageStatus, ReplyStatus
 from handler.outcomes import MessageResult, Outcome, Services
 from handler.prompt import Turn, build_messages
-from handler.reply_split import split_reply
-from handler.retry import Deadline, with_retries
-from handler.store import SendResult
 from handler.tenants import GroqConfig, Tenant, WhatsAppCredentials
-from handler.whatsapp import Recipient, SendOutcomeUnknown, WhatsAppSender
-from handler.whatsapp import is_retryable as graph_is_retryable
 from shared.logs import ms_since
 
 logger = logging.getLogger("handler")

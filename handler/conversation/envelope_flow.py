@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import logging
 
+from handler.adapters.retry import Deadline, LambdaEvent
+from handler.adapters.s3_parked import read_parked_body
+from handler.conversation.answer import process_batch
 from handler.outcomes import BatchSummary, Services
-from handler.parked import read_parked_body
 from handler.payload_proof import PayloadProof
-from handler.pipeline import process_batch
-from handler.retry import Deadline, LambdaEvent
 from shared.envelope import Envelope, InvalidEnvelope, ParkedBody
 from shared.json_body import MalformedJson, parse_json_body
 from shared.webhook import MalformedWebhook, is_whatsapp_payload, parse_webhook

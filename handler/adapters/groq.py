@@ -39,7 +39,7 @@ class GroqReplies:
         fingerprint = _key_fingerprint(api_key)
         client = self._clients.get(fingerprint)
         if client is None:
-            # Retries are ours (handler.retry), so the SDK must not add its own on top.
+            # Retries are ours (handler.adapters.retry), so the SDK must not add its own on top.
             client = groq.AsyncGroq(
                 api_key=api_key, http_client=self._http, max_retries=0, timeout=self._timeout
             )

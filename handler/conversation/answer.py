@@ -17,22 +17,22 @@ import logging
 import time
 from dataclasses import dataclass, field
 
-from handler.decisions import Action, decide, stored_content
-from handler.errors import GroqUnavailable, UnstorableValue
-from handler.model import MessageStatus
-from handler.outcomes import BatchSummary, MessageResult, Outcome, Services
-from handler.payload_proof import PayloadProof, ProofKind
-from handler.prompt import Turn
-from handler.replies import (
+from handler.adapters.graph import Recipient
+from handler.adapters.postgres import Claim, ClaimOutcome, NewMessage, StatusApplied
+from handler.adapters.retry import Deadline, LambdaEvent
+from handler.conversation.decide import Action, decide, stored_content
+from handler.conversation.deliver import (
     deliver_reply,
     finish_typing_indicator,
     generate_reply,
     resend_reply,
     start_typing_indicator,
 )
-from handler.retry import Deadline, LambdaEvent
-from handler.store import Claim, ClaimOutcome, NewMessage, StatusApplied
-from handler.whatsapp import Recipient
+from handler.errors import GroqUnavailable, UnstorableValue
+from handler.model import MessageStatus
+from handler.outcomes import BatchSummary, MessageResult, Outcome, Services
+from handler.payload_proof import PayloadProof, ProofKind
+from handler.prompt import Turn
 from shared.logs import mask_phone, ms_since
 from shared.webhook import InboundMessage, StatusUpdate, WebhookBatch
 

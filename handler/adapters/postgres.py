@@ -17,12 +17,12 @@ from uuid import UUID
 
 import asyncpg
 
-from handler import statements as sql
+from handler.adapters import sql
+from handler.adapters.tenant_secrets import SecretOpener, TenantSecrets
 from handler.errors import UnstorableValue, describe_failure
 from handler.model import MessageStatus, ReplyStatus
 from handler.payload_proof import PayloadProof
 from handler.prompt import Turn
-from handler.secrets import SecretOpener, TenantSecrets
 from handler.tenants import AssistantSettings, GroqConfig, Tenant, WhatsAppCredentials
 from shared.groq_models import DEFAULT_CHAT_MODEL
 from shared.master_keys import Keyring, MasterKeyUnavailable
