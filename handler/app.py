@@ -19,10 +19,10 @@ from starlette.middleware import Middleware
 from starlette.routing import Route
 
 from handler import http_routes
-from handler.adapters.retry import Deadline, LambdaEvent
 from handler.conversation.envelope_flow import process_envelope, process_payload
 from handler.conversation.seed_relay import answer_seed_request
 from handler.conversation.seed_request import InvalidRequest, looks_like_seed_request, parse_seed_request
+from handler.conversation.services import Services
 from handler.errors import (
     HandlerError,
     RetryLater,
@@ -31,8 +31,7 @@ from handler.errors import (
     scrubbed_for_lambda,
 )
 from handler.http_routes import TRANSIENT_FAILURES, deadline_from_context, request_id_from_context
-from handler.outcomes import BatchSummary, Services
-from handler.payload_proof import PayloadProof
+from handler.model import BatchSummary, Deadline, LambdaEvent, PayloadProof
 from handler.runtime import close_runtime, container_loop, get_runtime
 from shared.envelope import Envelope, InvalidEnvelope
 from shared.logs import configure_logging

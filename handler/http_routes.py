@@ -13,13 +13,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from handler.adapters.retry import Deadline
 from handler.conversation.envelope_flow import process_envelope, process_payload_text
 from handler.conversation.seed_relay import answer_seed_request
 from handler.conversation.seed_request import SeedRequest, parse_seed_request
 from handler.errors import describe_failure
-from handler.outcomes import BatchSummary
-from handler.payload_proof import PayloadProof
+from handler.model import BatchSummary, Deadline, PayloadProof
 from handler.runtime import Runtime, get_runtime
 from shared import SERVICE_VERSION
 from shared.envelope import Envelope, InvalidEnvelope

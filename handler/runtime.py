@@ -20,7 +20,7 @@ from handler.adapters.groq import GroqReplies
 from handler.adapters.postgres import ConversationStore
 from handler.adapters.retry import RetryPolicy
 from handler.adapters.tenant_secrets import SecretOpener
-from handler.outcomes import Services
+from handler.conversation.services import Services
 from handler.settings import HandlerSettings
 from shared.database import resolve_database_url
 from shared.master_keys import Keyring

@@ -3,34 +3,17 @@ typing indicator."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
 from handler.errors import WhatsAppRejected
-from handler.tenants import WhatsAppCredentials
+from handler.model import Recipient, WhatsAppCredentials
 from shared.text import storable_text
 
 
 class SendOutcomeUnknown(Exception):
     """The request left but no answer came back: Meta may have delivered it, so it is not resent."""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Recipient:
-    """Whom a reply goes to: the phone number when the customer's message carried one (`to`),
-    else their business-scoped user id (`recipient`, Meta's field for BSUIDs since July 2026)."""
-
-    phone: str | None = None
-    user_id: str | None = None
-
-    def __post_init__(self) -> None:
-        if not (self.phone or self.user_id):
-            raise ValueError("a recipient needs a phone number or a business-scoped user id")
-
-    def payload_fields(self) -> dict[str, str]:
-        return {"to": self.phone} if self.phone else {"recipient": self.user_id or ""}
 
 
 class WhatsAppSender:

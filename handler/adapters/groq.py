@@ -12,7 +12,7 @@ import groq
 import httpx
 
 from handler.errors import GroqError, GroqRejected, GroqUnavailable
-from handler.tenants import GroqConfig
+from handler.model import GroqConfig
 from shared.groq_models import Reasoning, reasoning_of
 from shared.text import storable_text
 

@@ -9,9 +9,6 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime
-from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
@@ -20,80 +17,26 @@ import asyncpg
 from handler.adapters import sql
 from handler.adapters.tenant_secrets import SecretOpener, TenantSecrets
 from handler.errors import UnstorableValue, describe_failure
-from handler.model import MessageStatus, ReplyStatus
-from handler.payload_proof import PayloadProof
-from handler.prompt import Turn
-from handler.tenants import AssistantSettings, GroqConfig, Tenant, WhatsAppCredentials
+from handler.model import (
+    AssistantSettings,
+    Claim,
+    ClaimOutcome,
+    GroqConfig,
+    MessageStatus,
+    NewMessage,
+    ReplyStatus,
+    SendResult,
+    StatusApplied,
+    StatusWrite,
+    Tenant,
+    Turn,
+    WhatsAppCredentials,
+)
 from shared.groq_models import DEFAULT_CHAT_MODEL
 from shared.master_keys import Keyring, MasterKeyUnavailable
 from shared.secrets_crypto import SecretColumn, SecretUnreadable
 from shared.web_chat_keys import web_chat_key_matches
-from shared.webhook import DeliveryStatus, StatusUpdate
-
-
-class ClaimOutcome(StrEnum):
-    CLAIMED = "claimed"  # ours to answer (first attempt, or resuming after a crash)
-    RESEND = "resend"  # ours to finish: its recorded reply is sent again, Groq is not asked
-    ALREADY_HANDLED = "already_handled"  # a duplicate of a message answered (or given up) before
-    IN_PROGRESS = "in_progress"  # another invocation holds the lease right now
-    OUTCOME_UNKNOWN = "outcome_unknown"  # a crash during the send: it may have reached the customer
-    NO_TENANT = "no_tenant"  # no active tenant has this business number
-
-
-class StatusApplied(StrEnum):
-    """What a delivery status did to the reply it names."""
-
-    APPLIED = "applied"
-    STALE = "stale"  # a known reply already at this stage or later (Meta repeats and reorders them)
-    UNKNOWN = "unknown"  # no reply of this tenant has that id (or it may not act for the tenant)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Claim:
-    outcome: ClaimOutcome
-    tenant: Tenant | None = None
-    inbound_id: UUID | None = None
-    attempts: int = 0
-    customer_key: str = ""  # the conversation's key: the customer's phone number or BSUID
-    earlier_pending: int = 0  # earlier messages of this customer still being answered elsewhere
-    earlier_waiting: int = 0  # earlier messages of this customer waiting for a retry
-    history: tuple[Turn, ...] = ()
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class NewMessage:
-    """An inbound message as it is recorded."""
-
-    phone_number_id: str
-    customer_phone: str | None  # Meta's `from`
-    customer_user_id: str | None  # Meta's `from_user_id` (BSUID)
-    content: str
-    wa_message_id: str
-    message_type: str
-    meta_timestamp: datetime | None
-
-    def parameters(self) -> tuple[object, ...]:
-        """$1–$7 of the statements that record an inbound message, in their order."""
-        return (
-            self.phone_number_id,
-            self.customer_phone,
-            self.customer_user_id,
-            self.content,
-            self.wa_message_id,
-            self.message_type,
-            self.meta_timestamp,
-        )
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SendResult:
-    """What the Graph API said about one part of a reply."""
-
-    row_id: UUID
-    wa_message_id: str | None
-    status: ReplyStatus
-    error_code: int | None = None
-    error_title: str | None = None
+from shared.webhook import StatusUpdate
 
 
 def tenant_from_settings(settings: Mapping[str, Any], secrets: TenantSecrets) -> Tenant:
@@ -325,27 +268,25 @@ class ConversationStore:
     ) -> None:
         await self._pool.execute(sql.FINISH_MESSAGE, inbound_id, status, error_code, error_title)
 
-    async def apply_status(self, update: StatusUpdate, proof: PayloadProof) -> StatusApplied:
-        """Record a delivery status on the reply it names, if it moves the reply forward; a payload
-        not proven for the tenant's own app changes nothing (and is told as an unknown reply)."""
-        if update.status in (DeliveryStatus.UNKNOWN, DeliveryStatus.DELETED):
-            return StatusApplied.UNKNOWN
-        row = await self._apply_status(update, vouched=False)
+    async def apply_status(self, update: StatusUpdate, *, vouched: bool = False) -> StatusWrite:
+        """Record a delivery status on the reply it names, if it moves the reply forward. A reply of
+        a tenant with its own Meta app secret is written only when the caller vouches that the
+        payload is proven for that app; otherwise nothing is written and the secret comes back
+        (decrypted) for the caller to check."""
+        row = await self._apply_status(update, vouched=vouched)
         if row is None:
-            return StatusApplied.UNKNOWN
-        if row["applied"] or row["app_secret"] is None:
-            return StatusApplied.APPLIED if row["applied"] else StatusApplied.STALE
-        # A tenant with its own app secret: only payloads signed with it may change its rows.
+            return StatusWrite(applied=StatusApplied.UNKNOWN)
+        if row["applied"]:
+            return StatusWrite(applied=StatusApplied.APPLIED)
+        if row["app_secret"] is None or vouched:
+            return StatusWrite(applied=StatusApplied.STALE)
         try:
             app_secret = await self._secrets.reveal_strict(
                 row["app_secret"], SecretColumn.APP_SECRET, row["user_id"]
             )
         except SecretUnreadable:
-            return StatusApplied.UNKNOWN  # nothing can be proven against a secret we cannot read
-        if not proof.allows_secret(app_secret):
-            return StatusApplied.UNKNOWN
-        row = await self._apply_status(update, vouched=True)
-        return StatusApplied.APPLIED if row is not None and row["applied"] else StatusApplied.STALE
+            return StatusWrite(applied=StatusApplied.UNKNOWN, app_secret_unreadable=True)
+        return StatusWrite(applied=StatusApplied.UNKNOWN, needs_proof_for=app_secret)
 
     async def _apply_status(self, update: StatusUpdate, *, vouched: bool) -> asyncpg.Record | None:
         error = update.errors[0] if update.errors else None

@@ -17,10 +17,14 @@ import logging
 import time
 from dataclasses import dataclass, field
 
-from handler.adapters.graph import Recipient
-from handler.adapters.postgres import Claim, ClaimOutcome, NewMessage, StatusApplied
-from handler.adapters.retry import Deadline, LambdaEvent
-from handler.conversation.decide import Action, decide, stored_content
+from handler.conversation.decide import (
+    Action,
+    decide,
+    is_reportable,
+    proof_allows,
+    proof_allows_secret,
+    stored_content,
+)
 from handler.conversation.deliver import (
     deliver_reply,
     finish_typing_indicator,
@@ -28,11 +32,24 @@ from handler.conversation.deliver import (
     resend_reply,
     start_typing_indicator,
 )
+from handler.conversation.services import Services
 from handler.errors import GroqUnavailable, UnstorableValue
-from handler.model import MessageStatus
-from handler.outcomes import BatchSummary, MessageResult, Outcome, Services
-from handler.payload_proof import PayloadProof, ProofKind
-from handler.prompt import Turn
+from handler.model import (
+    BatchSummary,
+    Claim,
+    ClaimOutcome,
+    Deadline,
+    LambdaEvent,
+    MessageResult,
+    MessageStatus,
+    NewMessage,
+    Outcome,
+    PayloadProof,
+    ProofKind,
+    Recipient,
+    StatusApplied,
+    Turn,
+)
 from shared.logs import mask_phone, ms_since
 from shared.webhook import InboundMessage, StatusUpdate, WebhookBatch
 
@@ -190,7 +207,7 @@ async def answer_claimed(
     assert claim.tenant is not None and claim.inbound_id is not None
     retries_remain = _retries_remain(claim, services, may_retry, attempt_by_time)
     try:
-        if not proof.allows(claim.tenant):
+        if not proof_allows(proof, claim.tenant):
             await services.store.refuse_message(
                 claim.inbound_id, "not signed with the tenant's Meta app secret"
             )
@@ -358,7 +375,7 @@ async def _apply_status(
     status: StatusUpdate, services: Services, proof: PayloadProof, summary: BatchSummary
 ) -> None:
     try:
-        applied = await services.store.apply_status(status, proof)
+        applied = await _write_status(status, services, proof)
     except UnstorableValue as error:
         logger.error("status refused: a value cannot be stored", extra={"reason": str(error)})
         applied = StatusApplied.UNKNOWN
@@ -374,6 +391,18 @@ async def _apply_status(
         case StatusApplied.UNKNOWN:
             summary.statuses_unmatched += 1
             logger.info("status for no known reply", extra=fields)
+
+
+async def _write_status(status: StatusUpdate, services: Services, proof: PayloadProof) -> StatusApplied:
+    if not is_reportable(status):
+        return StatusApplied.UNKNOWN
+    written = await services.store.apply_status(status)
+    if written.needs_proof_for is None:
+        return written.applied
+    # The reply's tenant has its own Meta app: only a payload proven for that app may move it.
+    if not proof_allows_secret(proof, written.needs_proof_for):
+        return StatusApplied.UNKNOWN
+    return (await services.store.apply_status(status, vouched=True)).applied
 
 
 _UNCLAIMED = {

@@ -10,18 +10,28 @@ from collections.abc import Sequence
 from functools import partial
 from uuid import UUID
 
-from handler.adapters.graph import Recipient, SendOutcomeUnknown, WhatsAppSender
+from handler.adapters.graph import SendOutcomeUnknown, WhatsAppSender
 from handler.adapters.graph import is_retryable as graph_is_retryable
 from handler.adapters.groq import is_retryable as groq_is_retryable
 from handler.adapters.groq import retry_after as groq_retry_after
-from handler.adapters.postgres import SendResult
-from handler.adapters.retry import Deadline, with_retries
+from handler.adapters.retry import with_retries
+from handler.conversation.decide import build_messages
 from handler.conversation.reply_split import split_reply
+from handler.conversation.services import Services
 from handler.errors import GroqError, GroqRejected, GroqUnavailable, WhatsAppRejected
-from handler.model import MessageStatus, ReplyStatus
-from handler.outcomes import MessageResult, Outcome, Services
-from handler.prompt import Turn, build_messages
-from handler.tenants import GroqConfig, Tenant, WhatsAppCredentials
+from handler.model import (
+    Deadline,
+    GroqConfig,
+    MessageResult,
+    MessageStatus,
+    Outcome,
+    Recipient,
+    ReplyStatus,
+    SendResult,
+    Tenant,
+    Turn,
+    WhatsAppCredentials,
+)
 from shared.logs import ms_since
 
 logger = logging.getLogger("handler")

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import logging
 
-from handler.adapters.retry import Deadline, LambdaEvent
 from handler.adapters.s3_parked import read_parked_body
 from handler.conversation.answer import process_batch
-from handler.outcomes import BatchSummary, Services
-from handler.payload_proof import PayloadProof
+from handler.conversation.services import Services
+from handler.model import BatchSummary, Deadline, LambdaEvent, PayloadProof
 from shared.envelope import Envelope, InvalidEnvelope, ParkedBody
 from shared.json_body import MalformedJson, parse_json_body
 from shared.webhook import MalformedWebhook, is_whatsapp_payload, parse_webhook

@@ -6,14 +6,12 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from handler.adapters.retry import Deadline
 from handler.conversation.answer import answer_message
 from handler.conversation.deliver import generate_reply
 from handler.conversation.seed_request import SeedRequest
+from handler.conversation.services import Services
 from handler.errors import SERVICE_NOT_CONFIGURED
-from handler.model import MessageStatus, ReplyStatus
-from handler.outcomes import Outcome, Services
-from handler.payload_proof import PayloadProof
+from handler.model import Deadline, MessageStatus, Outcome, PayloadProof, ReplyStatus
 from shared.logs import mask_phone
 from shared.webhook import InboundMessage, MessageType
 
