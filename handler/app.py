@@ -34,7 +34,7 @@ from handler.http_routes import TRANSIENT_FAILURES, deadline_from_context, reque
 from handler.model import BatchSummary, Deadline, LambdaEvent, PayloadProof
 from handler.runtime import close_runtime, container_loop, get_runtime
 from shared.envelope import Envelope, InvalidEnvelope
-from shared.logs import configure_logging
+from shared.logs import configure_logging, log_context
 from shared.webhook import is_whatsapp_payload
 
 logger = logging.getLogger("handler")
@@ -192,13 +192,14 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     (asyncpg's do, in the message or its DETAIL)."""
     configure_logging()
     container_loop()  # Mangum and our coroutines both run on the container's one loop
-    try:
-        return _dispatch(event, context)
-    except _KEEP_THEIR_TYPE:
-        raise
-    except Exception as error:
-        logger.error("invocation failed", extra={"reason": describe_failure(error)})
-        raise scrubbed_for_lambda(error, _KEEP_THEIR_TYPE) from None
+    with log_context(aws_request_id=request_id_from_context(context)):
+        try:
+            return _dispatch(event, context)
+        except _KEEP_THEIR_TYPE:
+            raise
+        except Exception as error:
+            logger.error("invocation failed", extra={"reason": describe_failure(error)})
+            raise scrubbed_for_lambda(error, _KEEP_THEIR_TYPE) from None
 
 
 def _dispatch(event: Any, context: Any) -> dict[str, Any]:

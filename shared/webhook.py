@@ -70,6 +70,14 @@ class GraphErrorDetail:
     title: str
 
 
+class MessageOrigin(StrEnum):
+    """How a message reached us: a Meta webhook, or the old system's relay (no Meta id of its own:
+    nothing can be marked read on WhatsApp for it)."""
+
+    WEBHOOK = "webhook"
+    SEED_RELAY = "seed_relay"
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class InboundMessage:
     """A customer's message to a business number.
@@ -87,6 +95,7 @@ class InboundMessage:
     timestamp: datetime | None
     text: str | None  # what we answer: the text body, or the title of a button or list reply
     raw: Mapping[str, Any] = field(repr=False, compare=False)
+    origin: MessageOrigin = MessageOrigin.WEBHOOK
 
     @property
     def customer_id(self) -> str:

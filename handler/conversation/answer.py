@@ -1,8 +1,10 @@
-"""Answer every message and record every status of one webhook payload.
+"""Answer every message and record every status of one webhook payload: the executor of the plans
+`decide.py` makes.
 
 Every message is claimed first, oldest first, before any is answered: a later message of the same
 customer arriving in another webhook then waits its turn behind these. Then each claimed message is
-answered in that order (tenant, dedupe and history come with the claim), and every status applied.
+planned and its plan carried out in that order (tenant, dedupe and history come with the claim),
+and every status applied.
 
 A passing failure (Groq or Graph down longer than this invocation can wait) leaves its message for
 Lambda's retry when one remains (outcome `retry_later`: the summary asks the caller to retry), and
@@ -15,29 +17,24 @@ import asyncio
 import contextlib
 import logging
 import time
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 
-from handler.conversation.decide import (
-    Action,
-    decide,
-    is_reportable,
-    proof_allows,
-    proof_allows_secret,
-    stored_content,
-)
+from handler.conversation import decide
+from handler.conversation.decide import Finish, Refuse, Reply, Resend, WaitVerdict
 from handler.conversation.deliver import (
+    ReplyText,
     deliver_reply,
-    finish_typing_indicator,
     generate_reply,
     resend_reply,
-    start_typing_indicator,
+    typing_indicator,
 )
 from handler.conversation.services import Services
 from handler.errors import GroqUnavailable, UnstorableValue
 from handler.model import (
     BatchSummary,
     Claim,
-    ClaimOutcome,
     Deadline,
     LambdaEvent,
     MessageResult,
@@ -45,12 +42,12 @@ from handler.model import (
     NewMessage,
     Outcome,
     PayloadProof,
-    ProofKind,
     Recipient,
     StatusApplied,
+    Tenant,
     Turn,
 )
-from shared.logs import mask_phone, ms_since
+from shared.logs import bind_log_fields, log_context, mask_phone, ms_since
 from shared.webhook import InboundMessage, StatusUpdate, WebhookBatch
 
 logger = logging.getLogger("handler")
@@ -62,7 +59,7 @@ class ClaimedMessage:
 
     message: InboundMessage
     claim: Claim
-    log_fields: dict[str, str] = field(default_factory=dict)
+    tenant: Tenant
     done: bool = False
 
 
@@ -86,31 +83,28 @@ async def process_batch(
     claimed: list[ClaimedMessage] = []
     try:
         for message in sorted(batch.messages, key=_sent_order):
-            held = await _claim_or_result(message, services, deadline, event.request_id)
-            if isinstance(held, MessageResult):
-                summary.count(held.outcome)
-            else:
+            with _message_context(message):
+                held = await _claim(message, services, deadline, event.request_id)
+            if isinstance(held, ClaimedMessage):
                 claimed.append(held)
+            else:
+                summary.count(held)
         answered: set[str] = set()  # customers with a message answered earlier in this payload
         waiting: set[str] = set()  # customers with a message left for a retry: their later ones wait
         for item in claimed:
             customer = item.claim.customer_key
-            if customer in waiting and _retries_remain(item.claim, services, may_retry, attempt_by_time):
-                await _give_back(item, services)
-                summary.count(Outcome.RETRY_LATER)
-                continue
-            result = await answer_claimed(
-                item,
-                services,
-                deadline,
-                proof=proof,
-                may_retry=may_retry,
-                refresh_history=customer in answered,
-                attempt_by_time=attempt_by_time,
-            )
+            retries_remain = _retries_remain(item.claim, services, may_retry, attempt_by_time)
+            with _message_context(item.message, item.tenant):
+                if customer in waiting and retries_remain:
+                    await _give_back(item, services)
+                    summary.count(Outcome.RETRY_LATER)
+                    continue
+                result = await _carry_out(
+                    item, services, deadline, proof, retries_remain, after_answer=customer in answered
+                )
             summary.count(result.outcome)
             answered.add(customer)
-            if result.outcome is Outcome.RETRY_LATER:
+            if decide.holds_back_later_messages(result.outcome):
                 waiting.add(customer)
     finally:
         for item in claimed:
@@ -126,38 +120,49 @@ async def answer_message(
     message: InboundMessage, services: Services, deadline: Deadline, *, proof: PayloadProof, may_retry: bool
 ) -> MessageResult:
     """One message alone (a seed relay): claimed, then answered."""
-    held = await _claim_or_result(message, services, deadline, None)
-    if isinstance(held, MessageResult):
-        return held
-    try:
-        return await answer_claimed(
-            held, services, deadline, proof=proof, may_retry=may_retry, attempt_by_time=1
-        )
-    finally:
-        if not held.done:
-            with contextlib.suppress(Exception):
-                await _give_back(held, services)
+    with _message_context(message):
+        held = await _claim(message, services, deadline, None)
+        if not isinstance(held, ClaimedMessage):
+            return MessageResult(outcome=held)
+        bind_log_fields(tenant=str(held.tenant.user_id))
+        retries_remain = _retries_remain(held.claim, services, may_retry, attempt_by_time=1)
+        try:
+            return await _carry_out(held, services, deadline, proof, retries_remain, after_answer=False)
+        finally:
+            if not held.done:
+                with contextlib.suppress(Exception):
+                    await _give_back(held, services)
 
 
 def _sent_order(message: InboundMessage) -> float:
     return message.timestamp.timestamp() if message.timestamp else 0.0
 
 
-async def _claim_or_result(
-    message: InboundMessage, services: Services, deadline: Deadline, request_id: str | None
-) -> ClaimedMessage | MessageResult:
-    log_fields = {
+@contextmanager
+def _message_context(message: InboundMessage, tenant: Tenant | None = None) -> Iterator[None]:
+    """Every line logged about a message names it (the forwarder's field names)."""
+    fields: dict[str, object] = {
         "phone_number_id": message.phone_number_id,
-        "wamid": message.id,
-        "from": mask_phone(message.customer_id),
-        "type": message.type.value,
+        "message_id": message.id,
+        "sender": mask_phone(message.customer_id),
+        "message_type": message.type.value,
     }
-    logger.info("processing incoming message", extra=log_fields)
+    if tenant is not None:
+        fields["tenant"] = str(tenant.user_id)
+    with log_context(**fields):
+        yield
+
+
+async def _claim(
+    message: InboundMessage, services: Services, deadline: Deadline, request_id: str | None
+) -> ClaimedMessage | Outcome:
+    """Claim the message: ours to answer, or how it is reported (a duplicate, no tenant, …)."""
+    logger.info("processing incoming message")
     new_message = NewMessage(
         phone_number_id=message.phone_number_id,
         customer_phone=message.customer_phone,
         customer_user_id=message.customer_user_id,
-        content=stored_content(message),
+        content=decide.stored_content(message),
         wa_message_id=message.id,
         message_type=message.type.value,
         meta_timestamp=message.timestamp,
@@ -173,80 +178,116 @@ async def _claim_or_result(
         )
     except UnstorableValue as error:
         # Nothing was claimed: it will never be storable, so it is refused here, not retried.
-        logger.error("message refused: a value cannot be stored", extra={**log_fields, "reason": str(error)})
-        return MessageResult(outcome=Outcome.INVALID)
+        logger.error("message refused: a value cannot be stored", extra={"reason": str(error)})
+        return Outcome.INVALID
     logger.info(
-        "message claimed",
-        extra={**log_fields, "stage": "identify", "claim": claim.outcome.value, "ms": ms_since(started)},
+        "message claimed", extra={"stage": "identify", "claim": claim.outcome.value, "ms": ms_since(started)}
     )
-    if claim.outcome is ClaimOutcome.NO_TENANT:
+    unclaimed = decide.unclaimed_outcome(claim)
+    if unclaimed is Outcome.NO_TENANT:
         await services.store.record_unidentified(new_message)
-        logger.warning("no user found for phone_number_id", extra=log_fields)
-        return MessageResult(outcome=Outcome.NO_TENANT)
-    if claim.outcome not in (ClaimOutcome.CLAIMED, ClaimOutcome.RESEND):
-        if claim.outcome is ClaimOutcome.IN_PROGRESS:
-            # Its lease holder (or that invocation's own retry) finishes it: nothing to retry here.
-            logger.info("message is being answered by another invocation, deferred", extra=log_fields)
-        return MessageResult(outcome=_UNCLAIMED[claim.outcome])
-    assert claim.tenant is not None
-    log_fields["tenant"] = str(claim.tenant.user_id)
-    return ClaimedMessage(message=message, claim=claim, log_fields=log_fields)
+        logger.warning("no user found for phone_number_id")
+    elif unclaimed is Outcome.DEFERRED:
+        logger.info("message is being answered by another invocation, deferred")
+    if unclaimed is not None:
+        return unclaimed
+    assert claim.tenant is not None and claim.inbound_id is not None
+    return ClaimedMessage(message=message, claim=claim, tenant=claim.tenant)
 
 
-async def answer_claimed(
+def _retries_remain(claim: Claim, services: Services, may_retry: bool, attempt_by_time: int) -> bool:
+    return decide.retries_remain(
+        claim.attempts, attempt_by_time, retry_attempts=services.retry_attempts, may_retry=may_retry
+    )
+
+
+async def _carry_out(
     item: ClaimedMessage,
     services: Services,
     deadline: Deadline,
-    *,
     proof: PayloadProof,
-    may_retry: bool,
-    attempt_by_time: int,
-    refresh_history: bool = False,
+    retries_remain: bool,
+    *,
+    after_answer: bool,
 ) -> MessageResult:
-    claim, log_fields = item.claim, item.log_fields
-    assert claim.tenant is not None and claim.inbound_id is not None
-    retries_remain = _retries_remain(claim, services, may_retry, attempt_by_time)
+    """Plan the message, then do what the plan says and record it."""
+    claim, tenant = item.claim, item.tenant
+    assert claim.inbound_id is not None
+    inbound_id = claim.inbound_id
+    plan = decide.plan_message(item.message, claim, tenant, proof, after_answer=after_answer)
     try:
-        if not proof_allows(proof, claim.tenant):
-            await services.store.refuse_message(
-                claim.inbound_id, "not signed with the tenant's Meta app secret"
-            )
-            logger.warning(
-                "payload not signed with the tenant's app secret, message refused",
-                extra={**log_fields, "proof": proof.kind.value},
-            )
-            return _done(item, MessageResult(outcome=Outcome.REFUSED))
-        if claim.outcome is ClaimOutcome.RESEND:
-            recipient = Recipient(phone=item.message.customer_phone, user_id=item.message.customer_user_id)
-            result = await resend_reply(
-                claim.tenant, claim.inbound_id, recipient, services, deadline, log_fields, retries_remain
-            )
-            return _done(item, result)
-        return _done(
-            item,
-            await _answer(item, services, deadline, proof, retries_remain, refresh_history=refresh_history),
-        )
+        match plan:
+            case Refuse(reason=reason):
+                await services.store.refuse_message(inbound_id, reason)
+                logger.warning(
+                    "payload not signed with the tenant's app secret, message refused",
+                    extra={"proof": proof.kind.value},
+                )
+                return _done(item, MessageResult(outcome=Outcome.REFUSED))
+            case Resend():
+                result = await resend_reply(
+                    tenant, inbound_id, _recipient(item.message), services, deadline, retries_remain
+                )
+                return _done(item, result)
+            case Finish(status=status, outcome=outcome, error_title=error_title):
+                await services.store.finish_message(inbound_id, status, error_title=error_title)
+                if outcome is Outcome.NO_GROQ:
+                    logger.error("no Groq configuration found for user")
+                return _done(item, MessageResult(outcome=outcome))
+            case Reply():
+                return _done(item, await _reply(item, plan, services, deadline, retries_remain))
     except UnstorableValue as error:
         reason = f"a value cannot be stored: {error}"
-        logger.error("message failed: a value cannot be stored", extra={**log_fields, "reason": str(error)})
-        await services.store.finish_message(claim.inbound_id, MessageStatus.FAILED, error_title=reason)
+        logger.error("message failed: a value cannot be stored", extra={"reason": str(error)})
+        await services.store.finish_message(inbound_id, MessageStatus.FAILED, error_title=reason)
         return _done(item, MessageResult(outcome=Outcome.INVALID))
     except GroqUnavailable as error:
         # Only raised while a retry remains: the customer gets the AI's answer later, not the fallback.
         logger.warning(
-            "Groq unavailable, leaving the message for Lambda's retry",
-            extra={**log_fields, "reason": error.reason},
+            "Groq unavailable, leaving the message for Lambda's retry", extra={"reason": error.reason}
         )
         await _give_back(item, services)
         return MessageResult(outcome=Outcome.RETRY_LATER)
 
 
-def _retries_remain(claim: Claim, services: Services, may_retry: bool, attempt_by_time: int) -> bool:
-    """Will this event be tried again if it fails? Lambda tries an event 1 + N times (N: its
-    MaximumRetryAttempts). This attempt's number is the later of two estimates (`LambdaEvent`):
-    this event's claims of the message (a duplicate in another event never uses them up), and the
-    time since the event was first received."""
-    return may_retry and max(claim.attempts, attempt_by_time) <= services.retry_attempts
+async def _reply(
+    item: ClaimedMessage, plan: Reply, services: Services, deadline: Deadline, retries_remain: bool
+) -> MessageResult:
+    claim, tenant = item.claim, item.tenant
+    assert claim.inbound_id is not None
+    history = claim.history
+    if plan.wait_turn:
+        in_turn = await wait_for_earlier_messages(
+            claim, tenant, services, deadline, last_attempt=not retries_remain
+        )
+        match decide.after_waiting(in_turn is not None, retries_remain=retries_remain):
+            case WaitVerdict.RETRY_LATER:
+                await services.store.release_claim(claim.inbound_id)
+                return MessageResult(outcome=Outcome.RETRY_LATER)
+            case WaitVerdict.OUT_OF_TURN:
+                logger.warning("earlier messages still pending on the last attempt, answering now")
+                _, _, history = await services.store.claim_progress(
+                    claim.inbound_id,
+                    tenant.assistant.history_length,
+                    order_window_seconds=services.order_window_seconds,
+                )
+            case WaitVerdict.GO:
+                assert in_turn is not None
+                history = in_turn
+    async with typing_indicator(tenant, item.message.id, services, shown=plan.show_typing):
+        if plan.ask_ai:
+            reply = await generate_reply(
+                tenant, history, plan.text, services, deadline, retries_remain=retries_remain
+            )
+        else:
+            reply = ReplyText(text=plan.notice or "")
+    return await deliver_reply(
+        tenant, claim.inbound_id, _recipient(item.message), reply, services, deadline, retries_remain
+    )
+
+
+def _recipient(message: InboundMessage) -> Recipient:
+    return Recipient(phone=message.customer_phone, user_id=message.customer_user_id)
 
 
 def _done(item: ClaimedMessage, result: MessageResult) -> MessageResult:
@@ -254,113 +295,36 @@ def _done(item: ClaimedMessage, result: MessageResult) -> MessageResult:
     return result
 
 
-async def _answer(
-    item: ClaimedMessage,
-    services: Services,
-    deadline: Deadline,
-    proof: PayloadProof,
-    retries_remain: bool,
-    *,
-    refresh_history: bool,
-) -> MessageResult:
-    message, claim, log_fields = item.message, item.claim, item.log_fields
-    assert claim.tenant is not None and claim.inbound_id is not None
-    tenant, inbound_id = claim.tenant, claim.inbound_id
-    decision = decide(message)
-    if decision.action is Action.IGNORE:
-        await services.store.finish_message(inbound_id, MessageStatus.ANSWERED)
-        return MessageResult(outcome=Outcome.IGNORED)
-    history = claim.history
-    if claim.earlier_pending or claim.earlier_waiting or refresh_history:
-        waited = await wait_for_earlier_messages(
-            claim, services, deadline, log_fields, last_attempt=not retries_remain
-        )
-        if waited is None and retries_remain:
-            await services.store.release_claim(inbound_id)
-            return MessageResult(outcome=Outcome.RETRY_LATER)
-        if waited is None:
-            # The last attempt: answering out of turn beats not answering at all.
-            logger.warning(
-                "earlier messages still pending on the last attempt, answering now", extra=log_fields
-            )
-            _, _, waited = await services.store.claim_progress(
-                inbound_id,
-                tenant.assistant.history_length,
-                order_window_seconds=services.order_window_seconds,
-            )
-        history = waited
-    if decision.action is Action.ASK_AI and tenant.groq is None:
-        await services.store.finish_message(
-            inbound_id, MessageStatus.FAILED, error_title="groq not configured"
-        )
-        logger.error("no Groq configuration found for user", extra=log_fields)
-        return MessageResult(outcome=Outcome.NO_GROQ)
-    # A real WhatsApp message that will be answered: blue ticks and "typing…" while Groq thinks.
-    typing = (
-        start_typing_indicator(tenant, message.id, services, log_fields)
-        if proof.kind is not ProofKind.SEED_RELAY
-        else None
-    )
-    try:
-        if decision.action is Action.SEND_UNREADABLE_NOTICE:
-            reply, failure = tenant.assistant.unsupported_media_text, None
-        else:
-            reply, failure = await generate_reply(
-                tenant,
-                history,
-                message.text or "",
-                services,
-                deadline,
-                log_fields,
-                retries_remain=retries_remain,
-            )
-    finally:
-        if typing is not None:
-            await finish_typing_indicator(typing)
-    recipient = Recipient(phone=message.customer_phone, user_id=message.customer_user_id)
-    return await deliver_reply(
-        tenant, inbound_id, recipient, reply, failure, services, deadline, log_fields, retries_remain
-    )
-
-
 _WAIT_POLL_SECONDS = 0.1
 
 
 async def wait_for_earlier_messages(
-    claim: Claim,
-    services: Services,
-    deadline: Deadline,
-    log_fields: dict[str, str],
-    *,
-    last_attempt: bool = False,
+    claim: Claim, tenant: Tenant, services: Services, deadline: Deadline, *, last_attempt: bool = False
 ) -> tuple[Turn, ...] | None:
     """The history once the customer's earlier messages are answered, so that replies go out in
     the order the customer wrote; None when one is still being answered after half the time left,
     or waits for a retry of its own (then this one waits for a retry too). On this message's last
     attempt there is no retry to wait for: it waits for those retries instead, as long as it can."""
-    assert claim.tenant is not None and claim.inbound_id is not None
+    assert claim.inbound_id is not None
     give_up_at = Deadline.after(deadline.remaining() / 2)
     started = time.perf_counter()
     while True:
         pending, waiting, history = await services.store.claim_progress(
             claim.inbound_id,
-            claim.tenant.assistant.history_length,
+            tenant.assistant.history_length,
             order_window_seconds=services.order_window_seconds,
         )
         if waiting and not last_attempt:
-            logger.warning("an earlier message waits for a retry: this one waits too", extra=log_fields)
+            logger.warning("an earlier message waits for a retry: this one waits too")
             return None
         if not pending and not waiting:
             if claim.earlier_pending:
-                logger.info(
-                    "earlier messages answered, continuing",
-                    extra={**log_fields, "waited_ms": ms_since(started)},
-                )
+                logger.info("earlier messages answered, continuing", extra={"waited_ms": ms_since(started)})
             return history
         if give_up_at.remaining() <= 0:
             break
         await asyncio.sleep(min(_WAIT_POLL_SECONDS, give_up_at.remaining()))
-    logger.warning("earlier messages still being answered, retrying later", extra=log_fields)
+    logger.warning("earlier messages still being answered, retrying later")
     return None
 
 
@@ -374,39 +338,30 @@ async def _give_back(item: ClaimedMessage, services: Services) -> None:
 async def _apply_status(
     status: StatusUpdate, services: Services, proof: PayloadProof, summary: BatchSummary
 ) -> None:
-    try:
-        applied = await _write_status(status, services, proof)
-    except UnstorableValue as error:
-        logger.error("status refused: a value cannot be stored", extra={"reason": str(error)})
-        applied = StatusApplied.UNKNOWN
-    fields = {"wamid": status.message_id, "status": status.status.value}
-    match applied:
-        case StatusApplied.APPLIED:
-            summary.statuses_applied += 1
-        case StatusApplied.STALE:
-            summary.statuses_stale += 1
-            logger.info(
-                "status does not advance the reply (repeated or out of order), kept as is", extra=fields
-            )
-        case StatusApplied.UNKNOWN:
-            summary.statuses_unmatched += 1
-            logger.info("status for no known reply", extra=fields)
+    with log_context(message_id=status.message_id, status=status.status.value):
+        try:
+            applied = await _write_status(status, services, proof)
+        except UnstorableValue as error:
+            logger.error("status refused: a value cannot be stored", extra={"reason": str(error)})
+            applied = StatusApplied.UNKNOWN
+        match applied:
+            case StatusApplied.APPLIED:
+                summary.statuses_applied += 1
+            case StatusApplied.STALE:
+                summary.statuses_stale += 1
+                logger.info("status does not advance the reply (repeated or out of order), kept as is")
+            case StatusApplied.UNKNOWN:
+                summary.statuses_unmatched += 1
+                logger.info("status for no known reply")
 
 
 async def _write_status(status: StatusUpdate, services: Services, proof: PayloadProof) -> StatusApplied:
-    if not is_reportable(status):
+    if not decide.is_reportable(status):
         return StatusApplied.UNKNOWN
     written = await services.store.apply_status(status)
     if written.needs_proof_for is None:
         return written.applied
     # The reply's tenant has its own Meta app: only a payload proven for that app may move it.
-    if not proof_allows_secret(proof, written.needs_proof_for):
+    if not decide.proof_allows_secret(proof, written.needs_proof_for):
         return StatusApplied.UNKNOWN
     return (await services.store.apply_status(status, vouched=True)).applied
-
-
-_UNCLAIMED = {
-    ClaimOutcome.ALREADY_HANDLED: Outcome.DUPLICATE,
-    ClaimOutcome.IN_PROGRESS: Outcome.DEFERRED,
-    ClaimOutcome.OUTCOME_UNKNOWN: Outcome.OUTCOME_UNKNOWN,
-}

@@ -1,4 +1,5 @@
-"""Replying to one claimed message: the AI's answer (or the fallback), then the send, recorded."""
+"""Making and sending one reply: the AI's answer (or the fallback), the typing indicator, the send
+of each part and the record of what Meta said. What to do at each turn is `decide.py`'s call."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from functools import partial
 from uuid import UUID
 
@@ -15,10 +18,10 @@ from handler.adapters.graph import is_retryable as graph_is_retryable
 from handler.adapters.groq import is_retryable as groq_is_retryable
 from handler.adapters.groq import retry_after as groq_retry_after
 from handler.adapters.retry import with_retries
-from handler.conversation.decide import build_messages
+from handler.conversation import decide
 from handler.conversation.reply_split import split_reply
 from handler.conversation.services import Services
-from handler.errors import GroqError, GroqRejected, GroqUnavailable, WhatsAppRejected
+from handler.errors import GroqError, GroqRejected, WhatsAppRejected
 from handler.model import (
     Deadline,
     GroqConfig,
@@ -37,70 +40,63 @@ from shared.logs import ms_since
 logger = logging.getLogger("handler")
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReplyText:
+    """What the customer is sent, and why it is not the AI's answer when it is not (recorded)."""
+
+    text: str
+    failure: str | None = None
+
+
 async def generate_reply(
     tenant: Tenant,
     history: Sequence[Turn],
     text: str,
     services: Services,
     deadline: Deadline,
-    log_fields: dict[str, str],
     *,
     retries_remain: bool = False,
-) -> tuple[str, str | None]:
+) -> ReplyText:
     """The AI's reply, or the tenant's fallback text and the reason Groq could not answer.
 
-    A model Groq refuses (retired, unknown to it) is answered once with the deployment's default
-    model instead, and the substitution is recorded for `wa-admin check`: never an apology to the
-    customer while a working model exists. Groq unavailable for longer than this invocation can
-    wait: `GroqUnavailable` is raised while a retry of the invocation remains (the customer gets the
-    AI's answer later), the fallback text only on the last attempt."""
+    A model Groq refuses is answered once with the deployment's default model instead (recorded for
+    `wa-admin check`). Groq unavailable for longer than this invocation can wait: `GroqUnavailable`
+    is raised while a retry of the invocation remains, the fallback text only on the last attempt."""
     assert tenant.groq is not None
     groq_config = tenant.groq
-    messages = build_messages(tenant.assistant.system_prompt, list(history), text)
+    messages = decide.build_messages(tenant.assistant.system_prompt, history, text)
     started = time.perf_counter()
     model = groq_config.model
     try:
         try:
-            reply = await _ask_groq(services, groq_config, messages, model, deadline)
+            answer = await _ask_groq(services, groq_config, messages, model, deadline)
         except GroqRejected as refusal:
-            substitute = services.default_groq_model
-            if not refusal.refuses_the_model or substitute == model:
+            substitute = decide.substitute_model(refusal, model, services.default_groq_model)
+            if substitute is None:
                 raise
             logger.warning(
                 "Groq refused the tenant's model, answering with the deployment's default",
-                extra={**log_fields, "model": model, "substitute": substitute, "reason": refusal.reason},
+                extra={"model": model, "substitute": substitute, "reason": refusal.reason},
             )
             await services.store.record_model_substitution(
                 tenant, requested=model, substitute=substitute, reason=refusal.reason
             )
             model = substitute
-            reply = await _ask_groq(services, groq_config, messages, model, deadline)
+            answer = await _ask_groq(services, groq_config, messages, model, deadline)
     except GroqError as error:
-        if isinstance(error, GroqUnavailable) and retries_remain:
+        fallback = decide.after_groq_failure(error, retries_remain=retries_remain)
+        if fallback is None:
             raise
-        kind = "groq rejected" if isinstance(error, GroqRejected) else "groq unavailable"
         logger.error(
             "AI response failed, sending fallback text",
-            extra={
-                **log_fields,
-                "stage": "groq",
-                "model": model,
-                "reason": f"{kind}: {error.reason}",
-                "ms": ms_since(started),
-            },
+            extra={"stage": "groq", "model": model, "reason": fallback.reason, "ms": ms_since(started)},
         )
-        return tenant.assistant.fallback_text, f"{kind}: {error.reason}"
+        return ReplyText(text=tenant.assistant.fallback_text, failure=fallback.reason)
     logger.info(
         "AI response generated",
-        extra={
-            **log_fields,
-            "stage": "groq",
-            "model": model,
-            "history": len(history),
-            "ms": ms_since(started),
-        },
+        extra={"stage": "groq", "model": model, "history": len(history), "ms": ms_since(started)},
     )
-    return reply, None
+    return ReplyText(text=answer)
 
 
 async def _ask_groq(
@@ -115,40 +111,47 @@ async def _ask_groq(
     )
 
 
+# Time kept back from Groq for sending whatever it answers (or the fallback text).
+_SEND_RESERVE_SECONDS = 5.0
+
+
+def _time_for_groq(deadline: Deadline) -> float:
+    remaining = deadline.remaining()
+    return remaining - min(_SEND_RESERVE_SECONDS, remaining / 2)
+
+
 async def deliver_reply(
     tenant: Tenant,
     inbound_id: UUID,
     recipient: Recipient,
-    reply: str,
-    failure: str | None,
+    reply: ReplyText,
     services: Services,
     deadline: Deadline,
-    log_fields: dict[str, str],
     retries_remain: bool = False,
 ) -> MessageResult:
     """Record the reply (split in parts) before sending it, send it, record what Meta said."""
-    parts = split_reply(reply)
+    parts = split_reply(reply.text)
     if tenant.whatsapp is None:
         await services.store.record_reply(
             inbound_id,
             parts,
             inbound_status=MessageStatus.ANSWERED,
             reply_status=ReplyStatus.NOT_SENT,
-            error_title=failure or "whatsapp credentials not configured",
+            error_title=reply.failure or "whatsapp credentials not configured",
         )
-        logger.error("cannot send WhatsApp message, credentials not found", extra=log_fields)
-        return MessageResult(outcome=Outcome.NOT_SENT, reply=reply)
+        logger.error("cannot send WhatsApp message, credentials not found")
+        return MessageResult(outcome=Outcome.NOT_SENT, reply=reply.text)
     row_ids = await services.store.record_reply(
         inbound_id,
         parts,
         inbound_status=MessageStatus.SENDING,
         reply_status=ReplyStatus.SENDING,
-        error_title=failure,
+        error_title=reply.failure,
     )
+    pending = list(zip(row_ids, parts, strict=True))
     return await _send_and_record(
-        tenant, inbound_id, recipient, list(zip(row_ids, parts, strict=True)), failure, services, deadline,
-        log_fields, retries_remain, reply=reply,
-    )  # fmt: skip
+        tenant.whatsapp, inbound_id, recipient, pending, reply, services, deadline, retries_remain
+    )
 
 
 async def resend_reply(
@@ -157,52 +160,42 @@ async def resend_reply(
     recipient: Recipient,
     services: Services,
     deadline: Deadline,
-    log_fields: dict[str, str],
     retries_remain: bool,
 ) -> MessageResult:
     """A retry of a message whose reply Meta refused for a while: the recorded parts not yet
     accepted are sent as they are (never a second answer from Groq)."""
     pending = await services.store.parts_to_resend(inbound_id)
-    logger.info("resending the recorded reply", extra={**log_fields, "parts": len(pending)})
-    if tenant.whatsapp is None or not pending:
+    logger.info("resending the recorded reply", extra={"parts": len(pending)})
+    if tenant.whatsapp is None:
         await services.store.finish_message(
-            inbound_id,
-            MessageStatus.FAILED if tenant.whatsapp is None else MessageStatus.ANSWERED,
-            error_title="whatsapp credentials not configured" if tenant.whatsapp is None else None,
+            inbound_id, MessageStatus.FAILED, error_title="whatsapp credentials not configured"
         )
-        return MessageResult(outcome=Outcome.NOT_SENT if tenant.whatsapp is None else Outcome.REPLIED)
-    reply = "\n\n".join(text for _, text in pending)
+        return MessageResult(outcome=Outcome.NOT_SENT)
+    if not pending:
+        await services.store.finish_message(inbound_id, MessageStatus.ANSWERED)
+        return MessageResult(outcome=Outcome.REPLIED)
+    reply = ReplyText(text="\n\n".join(text for _, text in pending))
     return await _send_and_record(
-        tenant,
-        inbound_id,
-        recipient,
-        pending,
-        None,
-        services,
-        deadline,
-        log_fields,
-        retries_remain,
-        reply=reply,
+        tenant.whatsapp, inbound_id, recipient, pending, reply, services, deadline, retries_remain
     )
 
 
 async def _send_and_record(
-    tenant: Tenant,
+    credentials: WhatsAppCredentials,
     inbound_id: UUID,
     recipient: Recipient,
     parts: list[tuple[UUID, str]],
-    failure: str | None,
+    reply: ReplyText,
     services: Services,
     deadline: Deadline,
-    log_fields: dict[str, str],
     retries_remain: bool,
-    *,
-    reply: str,
 ) -> MessageResult:
     started = time.perf_counter()
-    results = await send_parts(tenant, recipient, parts, services, deadline, retries_remain=retries_remain)
+    results = await send_parts(
+        credentials, recipient, parts, services, deadline, retries_remain=retries_remain
+    )
     first_failure = next((r for r in results if r.status is not ReplyStatus.SENT), None)
-    inbound_status = _inbound_status(results)
+    inbound_status = decide.message_status(results)
     # Groq's failure, when there was one, stays the message's story; Graph's is on the reply rows,
     # and on the message only once final (a send waiting for its retry may well succeed).
     final_failure = first_failure if inbound_status is not MessageStatus.SEND_RETRY else None
@@ -211,33 +204,32 @@ async def _send_and_record(
         results,
         inbound_status=inbound_status,
         error_code=final_failure.error_code if final_failure else None,
-        error_title=failure or (final_failure.error_title if final_failure else None),
+        error_title=reply.failure or (final_failure.error_title if final_failure else None),
     )
     sent_ids = tuple(r.wa_message_id for r in results if r.wa_message_id)
+    outcome = decide.send_outcome(inbound_status)
     if first_failure is None:
         logger.info(
             "WhatsApp message sent successfully",
-            extra={**log_fields, "stage": "send", "parts": len(parts), "ms": ms_since(started)},
+            extra={"stage": "send", "parts": len(parts), "ms": ms_since(started)},
         )
-        return MessageResult(outcome=Outcome.REPLIED, reply=reply, wa_message_ids=sent_ids)
-    retrying = inbound_status is MessageStatus.SEND_RETRY
-    logger.log(
-        logging.WARNING if retrying else logging.ERROR,
-        "WhatsApp send failed for now, left for Lambda's retry" if retrying else "WhatsApp send failed",
-        extra={
-            **log_fields,
-            "stage": "send",
-            "error_code": first_failure.error_code,
-            "error_title": first_failure.error_title,
-            "ms": ms_since(started),
-        },
-    )
-    outcome = Outcome.RETRY_LATER if retrying else Outcome.SEND_FAILED
-    return MessageResult(outcome=outcome, reply=reply, wa_message_ids=sent_ids)
+    else:
+        retrying = outcome is Outcome.RETRY_LATER
+        logger.log(
+            logging.WARNING if retrying else logging.ERROR,
+            "WhatsApp send failed for now, left for Lambda's retry" if retrying else "WhatsApp send failed",
+            extra={
+                "stage": "send",
+                "error_code": first_failure.error_code,
+                "error_title": first_failure.error_title,
+                "ms": ms_since(started),
+            },
+        )
+    return MessageResult(outcome=outcome, reply=reply.text, wa_message_ids=sent_ids)
 
 
 async def send_parts(
-    tenant: Tenant,
+    credentials: WhatsAppCredentials,
     recipient: Recipient,
     parts: list[tuple[UUID, str]],
     services: Services,
@@ -245,23 +237,15 @@ async def send_parts(
     *,
     retries_remain: bool = False,
 ) -> list[SendResult]:
-    """Send the parts in order; after a part fails, the rest are not sent (the order would break).
-
-    A passing Graph error is retried with backoff while the invocation has time; past that, with a
-    retry of the invocation left, the part and those after it stay `send_retry` for it to send."""
-    assert tenant.whatsapp is not None
-    credentials = tenant.whatsapp
+    """Send the parts in order, each with backoff while the invocation has time; what happens to
+    the parts after one that was not sent, and to a refused part, is `decide`'s call."""
     results: list[SendResult] = []
     for row_id, part in parts:
-        if results and results[-1].status is not ReplyStatus.SENT:
-            later = (
-                ReplyStatus.SEND_RETRY
-                if results[-1].status is ReplyStatus.SEND_RETRY
-                else ReplyStatus.NOT_SENT
-            )
+        held_back = decide.part_after(results[-1]) if results else None
+        if held_back is not None:
             results.append(
                 SendResult(
-                    row_id=row_id, wa_message_id=None, status=later, error_title="an earlier part failed"
+                    row_id=row_id, wa_message_id=None, status=held_back, error_title="an earlier part failed"
                 )
             )
             continue
@@ -273,7 +257,12 @@ async def send_parts(
                 is_retryable=graph_is_retryable,
             )
         except WhatsAppRejected as error:
-            results.append(_refused_part(row_id, error, retries_remain))
+            status, title = decide.refused_part(error, retries_remain=retries_remain)
+            results.append(
+                SendResult(
+                    row_id=row_id, wa_message_id=None, status=status, error_code=error.code, error_title=title
+                )
+            )
         except SendOutcomeUnknown as error:
             results.append(
                 SendResult(
@@ -288,82 +277,46 @@ async def send_parts(
     return results
 
 
-def _refused_part(row_id: UUID, error: WhatsAppRejected, retries_remain: bool) -> SendResult:
-    """Meta did not accept the part: later (a passing error, a retry left), or never."""
-    if error.retryable and retries_remain:
-        return SendResult(
-            row_id=row_id,
-            wa_message_id=None,
-            status=ReplyStatus.SEND_RETRY,
-            error_code=error.code,
-            error_title=error.title,
-        )
-    title = f"{error.title} (passing error: no retry left)" if error.retryable else error.title
-    return SendResult(
-        row_id=row_id, wa_message_id=None, status=ReplyStatus.FAILED, error_code=error.code, error_title=title
-    )
-
-
-# Time kept back from Groq for sending whatever it answers (or the fallback text).
-_SEND_RESERVE_SECONDS = 5.0
-
-
-def _time_for_groq(deadline: Deadline) -> float:
-    remaining = deadline.remaining()
-    return remaining - min(_SEND_RESERVE_SECONDS, remaining / 2)
-
-
 async def _send_one(
     sender: WhatsAppSender, credentials: WhatsAppCredentials, to: Recipient, text: str, deadline: Deadline
 ) -> str:
     return await sender.send_text(credentials, to, text, time_left=deadline.remaining())
 
 
-def _inbound_status(results: list[SendResult]) -> MessageStatus:
-    statuses = {result.status for result in results}
-    if statuses <= {ReplyStatus.SENT}:
-        return MessageStatus.ANSWERED
-    if ReplyStatus.OUTCOME_UNKNOWN in statuses:
-        return MessageStatus.OUTCOME_UNKNOWN
-    if ReplyStatus.SEND_RETRY in statuses:
-        return MessageStatus.SEND_RETRY
-    return MessageStatus.FAILED
-
-
-# The typing indicator must never hold the reply back: it runs while Groq thinks, and the send
-# waits for it at most this long before going ahead without it.
+# The typing indicator must never hold the reply back: it runs while the answer is made, and the
+# send waits for it at most this long before going ahead without it.
 _TYPING_GRACE_SECONDS = 1.0
 _TYPING_TIMEOUT_SECONDS = 3.0
 
 
-def start_typing_indicator(
-    tenant: Tenant, message_id: str, services: Services, log_fields: dict[str, str]
-) -> asyncio.Task[None] | None:
-    """Start marking the message read with "typing…" (best effort); None when the tenant turned it
-    off or has no WhatsApp credentials."""
-    if tenant.whatsapp is None or not tenant.assistant.typing_indicator:
-        return None
-    credentials = tenant.whatsapp
-
-    async def show() -> None:
-        started = time.perf_counter()
-        try:
-            await services.whatsapp.show_typing(credentials, message_id, time_left=_TYPING_TIMEOUT_SECONDS)
-        except (WhatsAppRejected, SendOutcomeUnknown) as error:
-            logger.warning(
-                "typing indicator failed (the reply goes ahead)",
-                extra={**log_fields, "reason": str(error), "ms": ms_since(started)},
-            )
-            return
-        logger.info("typing indicator shown", extra={**log_fields, "ms": ms_since(started)})
-
-    return asyncio.get_running_loop().create_task(show())
+@asynccontextmanager
+async def typing_indicator(
+    tenant: Tenant, message_id: str, services: Services, *, shown: bool
+) -> AsyncIterator[None]:
+    """While the block runs, mark the message read with "typing…" (best effort, when `shown`);
+    at the end, give the indicator a moment more at most, then let it go."""
+    if not shown or tenant.whatsapp is None:
+        yield
+        return
+    task = asyncio.get_running_loop().create_task(_show_typing(tenant.whatsapp, message_id, services))
+    try:
+        yield
+    finally:
+        done, _ = await asyncio.wait({task}, timeout=_TYPING_GRACE_SECONDS)
+        if not done:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
 
-async def finish_typing_indicator(task: asyncio.Task[None]) -> None:
-    """Before the reply is sent: give the indicator a moment more at most, then let it go."""
-    done, _ = await asyncio.wait({task}, timeout=_TYPING_GRACE_SECONDS)
-    if not done:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+async def _show_typing(credentials: WhatsAppCredentials, message_id: str, services: Services) -> None:
+    started = time.perf_counter()
+    try:
+        await services.whatsapp.show_typing(credentials, message_id, time_left=_TYPING_TIMEOUT_SECONDS)
+    except (WhatsAppRejected, SendOutcomeUnknown) as error:
+        logger.warning(
+            "typing indicator failed (the reply goes ahead)",
+            extra={"reason": str(error), "ms": ms_since(started)},
+        )
+        return
+    logger.info("typing indicator shown", extra={"ms": ms_since(started)})

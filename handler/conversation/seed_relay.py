@@ -12,8 +12,8 @@ from handler.conversation.seed_request import SeedRequest
 from handler.conversation.services import Services
 from handler.errors import SERVICE_NOT_CONFIGURED
 from handler.model import Deadline, MessageStatus, Outcome, PayloadProof, ReplyStatus
-from shared.logs import mask_phone
-from shared.webhook import InboundMessage, MessageType
+from shared.logs import log_context, mask_phone
+from shared.webhook import InboundMessage, MessageOrigin, MessageType
 
 logger = logging.getLogger("handler")
 
@@ -68,6 +68,7 @@ async def _answer_whatsapp(request: SeedRequest, services: Services, deadline: D
         timestamp=request.timestamp,
         text=request.text,
         raw={},
+        origin=MessageOrigin.SEED_RELAY,
     )
     # The caller waits for the answer: nothing will retry it, so a passing failure is final here.
     result = await answer_message(
@@ -107,14 +108,14 @@ async def _answer_web(request: SeedRequest, services: Services, deadline: Deadli
     inbound_id, history = await services.store.record_web_message(
         tenant, request.conversation_key, request.text
     )
-    log_fields = {"tenant": str(tenant.user_id), "source": "web"}
-    reply, failure = await generate_reply(tenant, history, request.text, services, deadline, log_fields)
-    await services.store.record_reply(
-        inbound_id,
-        [reply],
-        inbound_status=MessageStatus.ANSWERED,
-        reply_status=ReplyStatus.DELIVERED,
-        error_title=failure,
-    )
-    logger.info("request processed successfully", extra={**log_fields})
-    return SeedResponse(status_code=200, body={"success": True, "source": "web", "response": reply})
+    with log_context(tenant=str(tenant.user_id), source="web"):
+        reply = await generate_reply(tenant, history, request.text, services, deadline)
+        await services.store.record_reply(
+            inbound_id,
+            [reply.text],
+            inbound_status=MessageStatus.ANSWERED,
+            reply_status=ReplyStatus.DELIVERED,
+            error_title=reply.failure,
+        )
+        logger.info("request processed successfully")
+    return SeedResponse(status_code=200, body={"success": True, "source": "web", "response": reply.text})
