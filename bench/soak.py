@@ -34,6 +34,7 @@ from bench import Row
 from bench._keys import ensure_master_key
 from forwarder.app import create_app
 from forwarder.settings import ForwarderSettings
+from handler.app import HandlerFunction
 from shared.migrate import migrate
 from shared.signature import sign
 from standins import meta
@@ -142,6 +143,10 @@ def _environment(values: Mapping[str, str]) -> Iterator[None]:
                 os.environ[name] = value
 
 
+# The handler's Lambda function: each Lambda stand-in container (a thread) gets its own container.
+_FUNCTION = HandlerFunction()
+
+
 class _Handler:
     """`lambda_handler`, counting the invocations that raised (by exception type), and for each
     message the last of Lambda's attempts that finished an event carrying it (the stand-in tells
@@ -154,10 +159,8 @@ class _Handler:
         self._lock = threading.Lock()
 
     def __call__(self, event: Any, context: FakeLambdaContext) -> Any:
-        from handler.app import lambda_handler
-
         try:
-            result = lambda_handler(event, context)
+            result = _FUNCTION(event, context)
         except Exception as error:
             with self._lock:
                 self.errors[type(error).__name__] += 1
@@ -186,9 +189,7 @@ def _wamids(event: Any) -> list[str]:
 
 
 def _close_container() -> None:
-    from handler.runtime import reset_container
-
-    reset_container()  # each container's pool, before the soak's Postgres goes away
+    _FUNCTION.close_container()  # each container's pool, before the soak's Postgres goes away
 
 
 async def _add_tenants(url: str) -> list[meta.BusinessNumber]:

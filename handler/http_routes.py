@@ -8,7 +8,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
 
-import asyncpg
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -18,11 +17,11 @@ from handler.conversation.seed_relay import answer_seed_request
 from handler.conversation.seed_request import SeedRequest, parse_seed_request
 from handler.errors import describe_failure
 from handler.model import BatchSummary, Deadline, PayloadProof
-from handler.runtime import Runtime, get_runtime
+from handler.runtime import LazyRuntime, Runtime
 from shared import SERVICE_VERSION
 from shared.envelope import Envelope, InvalidEnvelope
+from shared.errors import ConfigurationError, TransientError, handling_of
 from shared.json_body import MalformedJson, parse_json_body
-from shared.master_keys import MasterKeyUnavailable
 from shared.signature import (
     FORWARDER_SIGNATURE_HEADER,
     META_SIGNATURE_HEADER,
@@ -33,18 +32,14 @@ from shared.signature import (
 
 logger = logging.getLogger("handler")
 
-# Failures of a dependency that may pass: the caller should retry (Meta, the forwarder, Lambda).
-TRANSIENT_FAILURES: tuple[type[BaseException], ...] = (
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.exceptions.CannotConnectNowError,
-    asyncpg.exceptions.TooManyConnectionsError,
-    OSError,
-    TimeoutError,
-    MasterKeyUnavailable,  # KMS unreachable or throttling: the tenant's secrets cannot be read now
-)
 # Time kept when nothing says how long we have (outside Lambda).
 _DEFAULT_BUDGET_SECONDS = 25.0
+
+
+async def runtime_of(request: Request) -> Runtime:
+    """The runtime of the app serving `request` (`create_app` puts it in the app's state)."""
+    lazy: LazyRuntime = request.app.state.runtime
+    return await lazy.get()
 
 
 def request_deadline(request: Request, runtime: Runtime) -> Deadline:
@@ -90,12 +85,13 @@ def signature_refusal(check: SignatureCheck, secret_variable: str) -> Response |
 
 
 async def guarded(work: Callable[[], Awaitable[Response]]) -> Response:
-    """Turn a dependency outage into 503 (retry me), never into a 200 that loses the message."""
+    """Turn a dependency outage (or our own configuration, until fixed) into the table's answer,
+    503: retry me, never a 200 that loses the message."""
     try:
         return await work()
-    except TRANSIENT_FAILURES as failure:
+    except (TransientError, ConfigurationError) as failure:
         logger.error("dependency unavailable", extra={"error_type": type(failure).__name__})
-        return error(503, "temporarily unavailable, retry later")
+        return error(handling_of(failure).http_status, "temporarily unavailable, retry later")
 
 
 class ScrubbedErrors:
@@ -127,11 +123,11 @@ class ScrubbedErrors:
 
 
 async def health(request: Request) -> Response:
-    runtime = await get_runtime()
+    runtime = await runtime_of(request)
     database_ok = True
     try:
-        await runtime.pool.fetchval("SELECT 1")
-    except TRANSIENT_FAILURES:
+        await runtime.services.store.ping()
+    except TransientError:
         database_ok = False
     settings = runtime.settings
     body = {
@@ -149,7 +145,7 @@ async def health(request: Request) -> Response:
 
 async def verify_webhook(request: Request) -> Response:
     """Meta's subscription handshake, for deployments where Meta calls the handler directly."""
-    runtime = await get_runtime()
+    runtime = await runtime_of(request)
     params = request.query_params
     token = params.get("hub.verify_token", "")
     expected = runtime.settings.verify_token
@@ -165,7 +161,7 @@ async def verify_webhook(request: Request) -> Response:
 
 async def meta_webhook(request: Request) -> Response:
     """Meta calling the handler directly: the same signature check as the forwarder's."""
-    runtime = await get_runtime()
+    runtime = await runtime_of(request)
     body = await request.body()
     verification = verify_signature(
         body, request.headers.get(META_SIGNATURE_HEADER), runtime.settings.meta_app_secrets
@@ -198,7 +194,7 @@ async def meta_webhook(request: Request) -> Response:
 
 async def forwarded_envelope(request: Request) -> Response:
     """The forwarder's development transport: an envelope signed with the shared secret."""
-    runtime = await get_runtime()
+    runtime = await runtime_of(request)
     body = await request.body()
     secret = runtime.settings.forwarder_handler_secret
     check = check_signature(body, request.headers.get(FORWARDER_SIGNATURE_HEADER), [secret] if secret else [])
@@ -238,7 +234,7 @@ async def web_chat(request: Request) -> Response:
     if bearer is None:
         logger.warning("web chat refused: no key", extra={"route": "/chat"})
         return error(401, _WEB_CHAT_KEY_REFUSED)
-    runtime = await get_runtime()
+    runtime = await runtime_of(request)
     try:
         seed_request = parse_seed_request(parse_json_body(await request.body()), web_only=True)
     except ValueError as invalid:
@@ -250,7 +246,7 @@ async def web_chat(request: Request) -> Response:
 async def seed_chatbot(request: Request) -> Response:
     """`POST /functions/v1/api-chatbot`: the old webhook's relay, for the deployment's seed route key
     only (`SEED_ROUTE_KEY`, as the old webhook sent its bearer key); off when none is configured."""
-    runtime = await get_runtime()
+    runtime = await runtime_of(request)
     expected = runtime.settings.seed_route_key
     if not expected:
         logger.warning("seed route called but SEED_ROUTE_KEY is not set: the route is off")

@@ -1,4 +1,5 @@
-"""The handler's configuration, read once from the environment into one typed object."""
+"""The handler's configuration, read once from the environment into one typed object: the only
+place the handler reads the environment (its master keys and Groq's base URL included)."""
 
 from __future__ import annotations
 
@@ -14,8 +15,10 @@ from shared.env import (
     optional_float,
     optional_int,
     optional_str,
+    required_str,
 )
 from shared.groq_models import DEFAULT_CHAT_MODEL
+from shared.master_keys import Keyring
 
 DEFAULT_GRAPH_API_BASE_URL = graph_api.DEFAULT_BASE_URL
 DEFAULT_GRAPH_API_VERSION = graph_api.DEFAULT_VERSION  # shared/graph_api.py: each version's end
@@ -23,10 +26,11 @@ DEFAULT_GRAPH_API_VERSION = graph_api.DEFAULT_VERSION  # shared/graph_api.py: ea
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class HandlerSettings:
-    database_url: str  # empty: the embedded local Postgres (never in Lambda)
+    database_url: str = field(repr=False)  # required: its password is in it
     db_statement_cache: bool  # off behind transaction poolers (RDS Proxy, pgbouncer, Supabase :6543)
     db_pool_max_size: int
     graph_api_base_url: str
+    groq_base_url: str  # empty: the SDK's own (https://api.groq.com)
     graph_api_version: str
     meta_app_secrets: tuple[str, ...] = field(repr=False)  # when Meta calls the handler directly
     verify_token: str = field(repr=False)
@@ -48,18 +52,22 @@ class HandlerSettings:
     lambda_retry_attempts: int = 2
     # How long Lambda waits before each of those retries (about 1 then 2 minutes).
     lambda_retry_delays_seconds: tuple[float, ...] = (60.0, 120.0)
+    # The master keys that decrypt tenant secrets (KMS_KEY_ID, LOCAL_MASTER_KEY or _FILE).
+    keyring: Keyring = field(default_factory=Keyring, repr=False, compare=False)
+    log_level: str = "INFO"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> HandlerSettings:
         env = os.environ if env is None else env
         return cls(
-            database_url=optional_str(env, "DATABASE_URL"),
+            database_url=required_str(env, "DATABASE_URL"),
             db_statement_cache=optional_bool(env, "DB_STATEMENT_CACHE", True),
             db_pool_max_size=optional_int(env, "DB_POOL_MAX_SIZE", 2, minimum=1),
             graph_api_base_url=optional_str(env, "GRAPH_API_BASE_URL", DEFAULT_GRAPH_API_BASE_URL).rstrip(
                 "/"
             ),
             graph_api_version=optional_str(env, "GRAPH_API_VERSION", DEFAULT_GRAPH_API_VERSION),
+            groq_base_url=optional_str(env, "GROQ_BASE_URL").rstrip("/"),
             meta_app_secrets=comma_list(env, "META_APP_SECRET"),
             verify_token=optional_str(env, "VERIFY_TOKEN"),
             forwarder_handler_secret=optional_str(env, "FORWARDER_HANDLER_SECRET"),
@@ -75,6 +83,8 @@ class HandlerSettings:
             default_groq_model=optional_str(env, "DEFAULT_GROQ_MODEL", DEFAULT_CHAT_MODEL),
             lambda_retry_attempts=optional_int(env, "LAMBDA_RETRY_ATTEMPTS", 2),
             lambda_retry_delays_seconds=_delays(env, "LAMBDA_RETRY_DELAYS_SECONDS", (60.0, 120.0)),
+            keyring=Keyring.from_env(env),
+            log_level=optional_str(env, "LOG_LEVEL", "INFO").upper(),
         )
 
 

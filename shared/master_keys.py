@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from shared.env import ConfigurationError
+from shared.errors import AssistantError, ConfigurationError, PermanentError, TransientError
 
 if TYPE_CHECKING:
     from types_boto3_kms import KMSClient
@@ -40,7 +40,7 @@ KEY_VARIABLES = "KMS_KEY_ID, LOCAL_MASTER_KEY or LOCAL_MASTER_KEY_FILE"
 LOCAL_KEY_FILE_NAME = "local-master-key"
 
 
-class MasterKeyError(Exception):
+class MasterKeyError(AssistantError):
     """A data key could not be made or unwrapped. Messages never contain key material."""
 
 
@@ -48,11 +48,11 @@ class MasterKeyNotConfigured(MasterKeyError, ConfigurationError):
     """No master key is configured for what was asked; the message names the variables."""
 
 
-class MasterKeyUnavailable(MasterKeyError):
+class MasterKeyUnavailable(MasterKeyError, TransientError):
     """KMS could not be reached or throttled us: worth another try later."""
 
 
-class DataKeyRejected(MasterKeyError):
+class DataKeyRejected(MasterKeyError, PermanentError):
     """The master key refused to unwrap this data key (wrong key, tampered blob, no permission)."""
 
 

@@ -19,6 +19,7 @@ from uuid import UUID
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from shared.errors import PermanentError
 from shared.master_keys import DataKeyRejected, Keyring
 
 PREFIX = "enc:v1:"
@@ -41,7 +42,7 @@ class SecretColumn(StrEnum):
         return self.value.split(".")[1]
 
 
-class SecretUnreadable(Exception):
+class SecretUnreadable(PermanentError):
     """A stored secret that cannot be decrypted: malformed, tampered, moved, or its key refused it."""
 
 

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from shared.errors import InvalidInput
 from shared.text import is_identifier, storable_text
 
 WHATSAPP_OBJECT = "whatsapp_business_account"
@@ -25,7 +26,7 @@ MAX_PHONE_NUMBER_ID_LENGTH = 32
 _INT32 = 2**31
 
 
-class MalformedWebhook(ValueError):
+class MalformedWebhook(InvalidInput):
     """The payload is not a JSON object with Meta's `object`/`entry` structure."""
 
 

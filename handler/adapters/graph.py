@@ -7,13 +7,9 @@ from typing import Any
 
 import httpx
 
-from handler.errors import WhatsAppRejected
+from handler.errors import SendOutcomeUnknown, WhatsAppUnavailable, graph_refusal
 from handler.model import Recipient, WhatsAppCredentials
 from shared.text import storable_text
-
-
-class SendOutcomeUnknown(Exception):
-    """The request left but no answer came back: Meta may have delivered it, so it is not resent."""
 
 
 class WhatsAppSender:
@@ -70,8 +66,8 @@ class WhatsAppSender:
             )
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as error:
             # Never reached Meta: safe to try again.
-            raise WhatsAppRejected(
-                code=None, title=f"network: {type(error).__name__}", http_status=None, retryable=True
+            raise WhatsAppUnavailable(
+                code=None, title=f"network: {type(error).__name__}", http_status=None
             ) from None
         except httpx.TransportError as error:
             raise SendOutcomeUnknown(type(error).__name__) from None
@@ -82,7 +78,7 @@ class WhatsAppSender:
         error_body: dict[str, Any] = error_field if isinstance(error_field, dict) else {}
         code = error_body.get("code")
         title = error_body.get("error_user_title") or error_body.get("message") or response.reason_phrase
-        raise WhatsAppRejected.from_graph(
+        raise graph_refusal(
             code=code if isinstance(code, int) and -(2**31) <= code < 2**31 else None,
             title=storable_text(str(title))[:200],
             http_status=response.status_code,
@@ -106,4 +102,4 @@ def _message_id(data: dict[str, Any]) -> str | None:
 
 
 def is_retryable(error: BaseException) -> bool:
-    return isinstance(error, WhatsAppRejected) and error.retryable
+    return isinstance(error, WhatsAppUnavailable)

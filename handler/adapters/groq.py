@@ -30,9 +30,10 @@ def _key_fingerprint(api_key: str) -> str:
 class GroqReplies:
     """One SDK client per tenant key, all sharing the container's HTTP connection pool."""
 
-    def __init__(self, http: httpx.AsyncClient, *, timeout: float) -> None:
+    def __init__(self, http: httpx.AsyncClient, *, timeout: float, base_url: str | None = None) -> None:
         self._http = http
         self._timeout = timeout
+        self._base_url = base_url  # None: the SDK's own (api.groq.com)
         self._clients: OrderedDict[str, groq.AsyncGroq] = OrderedDict()
 
     def _client(self, api_key: str) -> groq.AsyncGroq:
@@ -41,7 +42,11 @@ class GroqReplies:
         if client is None:
             # Retries are ours (handler.adapters.retry), so the SDK must not add its own on top.
             client = groq.AsyncGroq(
-                api_key=api_key, http_client=self._http, max_retries=0, timeout=self._timeout
+                api_key=api_key,
+                base_url=self._base_url,
+                http_client=self._http,
+                max_retries=0,
+                timeout=self._timeout,
             )
             self._clients[fingerprint] = client
             if len(self._clients) > _MAX_CACHED_CLIENTS:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
 
@@ -16,7 +17,7 @@ import asyncpg
 
 from handler.adapters import sql
 from handler.adapters.tenant_secrets import SecretOpener, TenantSecrets
-from handler.errors import UnstorableValue, describe_failure
+from handler.errors import DatabaseUnavailable, UnstorableValue, describe_failure
 from handler.model import (
     AssistantSettings,
     Claim,
@@ -33,7 +34,7 @@ from handler.model import (
     WhatsAppCredentials,
 )
 from shared.groq_models import DEFAULT_CHAT_MODEL
-from shared.master_keys import Keyring, MasterKeyUnavailable
+from shared.master_keys import MasterKeyUnavailable
 from shared.secrets_crypto import SecretColumn, SecretUnreadable
 from shared.web_chat_keys import web_chat_key_matches
 from shared.webhook import StatusUpdate
@@ -87,40 +88,59 @@ def _claim_outcome(row: asyncpg.Record) -> ClaimOutcome:
 # Errors that say a value cannot be stored (NUL, a lone surrogate, an index entry too big): the
 # same statement with the same values will never succeed, so they are not worth a retry.
 _UNSTORABLE = (asyncpg.exceptions.DataError, asyncpg.exceptions.ProgramLimitExceededError)
+# Errors that say the server cannot be used now (down, restarting, out of connections, the
+# connection lost): another attempt later may succeed.
+_UNAVAILABLE = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.TooManyConnectionsError,
+    OSError,
+    TimeoutError,
+)
+
+
+@contextmanager
+def database_errors() -> Iterator[None]:
+    """Postgres's failures in our families: `UnstorableValue` (whose text, unlike asyncpg's, never
+    quotes the value) and `DatabaseUnavailable`; any other Postgres error goes as it is."""
+    try:
+        yield
+    except _UNSTORABLE as error:
+        raise UnstorableValue(describe_failure(error)) from None
+    except _UNAVAILABLE as error:
+        raise DatabaseUnavailable(describe_failure(error)) from None
 
 
 class _Statements:
-    """The pool, with Postgres's "cannot store this value" errors turned into `UnstorableValue`
-    (whose text, unlike asyncpg's, never quotes the value)."""
+    """The pool, its failures raised into our families (`database_errors`)."""
 
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 
     async def fetchrow(self, query: str, *args: object) -> asyncpg.Record | None:
-        try:
+        with database_errors():
             return await self._pool.fetchrow(query, *args)
-        except _UNSTORABLE as error:
-            raise UnstorableValue(describe_failure(error)) from None
 
     async def fetch(self, query: str, *args: object) -> list[asyncpg.Record]:
-        try:
+        with database_errors():
             return await self._pool.fetch(query, *args)
-        except _UNSTORABLE as error:
-            raise UnstorableValue(describe_failure(error)) from None
+
+    async def fetchval(self, query: str, *args: object) -> object:
+        with database_errors():
+            return await self._pool.fetchval(query, *args)
 
     async def execute(self, query: str, *args: object) -> str:
-        try:
+        with database_errors():
             return await self._pool.execute(query, *args)
-        except _UNSTORABLE as error:
-            raise UnstorableValue(describe_failure(error)) from None
 
 
 class ConversationStore:
     """The handler's statements, each one round trip on a pooled connection."""
 
-    def __init__(self, pool: asyncpg.Pool, secrets: SecretOpener | None = None) -> None:
+    def __init__(self, pool: asyncpg.Pool, secrets: SecretOpener) -> None:
         self._pool = _Statements(pool)
-        self._secrets = SecretOpener(Keyring.from_env()) if secrets is None else secrets
+        self._secrets = secrets
 
     async def _tenant(self, settings_json: str | None) -> Tenant | None:
         """A `tenant_settings` row (JSON) as a `Tenant`: its secret columns are decrypted here, and
@@ -313,6 +333,10 @@ class ConversationStore:
     async def find_tenant_by_customer(self, customer_phone: str) -> Tenant | None:
         row = await self._pool.fetchrow(sql.FIND_TENANT_BY_CUSTOMER, customer_phone)
         return await self._tenant(row["tenant"]) if row is not None else None
+
+    async def ping(self) -> None:
+        """One round trip: `DatabaseUnavailable` when Postgres cannot answer."""
+        await self._pool.fetchval("SELECT 1")
 
     async def record_model_substitution(
         self, tenant: Tenant, *, requested: str, substitute: str, reason: str

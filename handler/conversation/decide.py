@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from handler.errors import GroqError, GroqRejected, GroqUnavailable, WhatsAppRejected
+from handler.errors import GroqError, GroqRejected, GroqUnavailable, WhatsAppError
 from handler.model import (
     Claim,
     ClaimOutcome,
@@ -28,6 +28,7 @@ from handler.model import (
     Tenant,
     Turn,
 )
+from shared.errors import TransientError
 from shared.signature import SignatureCheck, check_signature, secret_key_id
 from shared.webhook import DeliveryStatus, InboundMessage, MessageOrigin, MessageType, StatusUpdate
 
@@ -216,14 +217,13 @@ def substitute_model(refusal: GroqRejected, model: str, default_model: str) -> s
 # --- sending a reply ---------------------------------------------------------------------------
 
 
-def refused_part(error: WhatsAppRejected, *, retries_remain: bool) -> tuple[ReplyStatus, str]:
+def refused_part(error: WhatsAppError, *, retries_remain: bool) -> tuple[ReplyStatus, str]:
     """The state and title of a part Meta did not accept: for a retry to send (a passing error, a
     retry left), or failed for good."""
-    if error.retryable and retries_remain:
+    passing = isinstance(error, TransientError)
+    if passing and retries_remain:
         return ReplyStatus.SEND_RETRY, error.title
-    return ReplyStatus.FAILED, (
-        f"{error.title} (passing error: no retry left)" if error.retryable else error.title
-    )
+    return ReplyStatus.FAILED, (f"{error.title} (passing error: no retry left)" if passing else error.title)
 
 
 def part_after(previous: SendResult) -> ReplyStatus | None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import partial
 from uuid import UUID
 
-from handler.adapters.graph import SendOutcomeUnknown, WhatsAppSender
+from handler.adapters.graph import WhatsAppSender
 from handler.adapters.graph import is_retryable as graph_is_retryable
 from handler.adapters.groq import is_retryable as groq_is_retryable
 from handler.adapters.groq import retry_after as groq_retry_after
@@ -21,7 +21,7 @@ from handler.adapters.retry import with_retries
 from handler.conversation import decide
 from handler.conversation.reply_split import split_reply
 from handler.conversation.services import Services
-from handler.errors import GroqError, GroqRejected, WhatsAppRejected
+from handler.errors import GroqError, GroqRejected, SendOutcomeUnknown, WhatsAppError
 from handler.model import (
     Deadline,
     GroqConfig,
@@ -256,20 +256,20 @@ async def send_parts(
                 deadline=deadline,
                 is_retryable=graph_is_retryable,
             )
-        except WhatsAppRejected as error:
-            status, title = decide.refused_part(error, retries_remain=retries_remain)
-            results.append(
-                SendResult(
-                    row_id=row_id, wa_message_id=None, status=status, error_code=error.code, error_title=title
-                )
-            )
         except SendOutcomeUnknown as error:
             results.append(
                 SendResult(
                     row_id=row_id,
                     wa_message_id=None,
                     status=ReplyStatus.OUTCOME_UNKNOWN,
-                    error_title=f"no answer from Graph: {error}",
+                    error_title=f"no answer from Graph: {error.title}",
+                )
+            )
+        except WhatsAppError as error:
+            status, title = decide.refused_part(error, retries_remain=retries_remain)
+            results.append(
+                SendResult(
+                    row_id=row_id, wa_message_id=None, status=status, error_code=error.code, error_title=title
                 )
             )
         else:
@@ -313,7 +313,7 @@ async def _show_typing(credentials: WhatsAppCredentials, message_id: str, servic
     started = time.perf_counter()
     try:
         await services.whatsapp.show_typing(credentials, message_id, time_left=_TYPING_TIMEOUT_SECONDS)
-    except (WhatsAppRejected, SendOutcomeUnknown) as error:
+    except WhatsAppError as error:
         logger.warning(
             "typing indicator failed (the reply goes ahead)",
             extra={"reason": str(error), "ms": ms_since(started)},

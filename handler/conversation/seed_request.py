@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+from shared.errors import InvalidInput
 from shared.text import storable_text
 
 MAX_TEXT_LENGTH = 4096
@@ -27,7 +28,7 @@ _PHONE_NUMBER = re.compile(r"\+?[0-9]{1,20}")
 _SESSION_ID = re.compile(r"[A-Za-z0-9._:@-]{1,128}")
 
 
-class InvalidRequest(ValueError):
+class InvalidRequest(InvalidInput):
     """The body is not a usable seed request; the message says which field is wrong."""
 
 
