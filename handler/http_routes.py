@@ -27,6 +27,8 @@ from shared.signature import (
     META_SIGNATURE_HEADER,
     SignatureCheck,
     check_signature,
+    handshake_challenge,
+    signature_refusal,
     verify_signature,
 )
 
@@ -72,16 +74,16 @@ def summary_response(summary: BatchSummary) -> JSONResponse:
     return JSONResponse({"success": True, **summary.as_dict()})
 
 
-def signature_refusal(check: SignatureCheck, secret_variable: str) -> Response | None:
-    """None for a valid signature; 503 when we have nothing to check against (our configuration,
-    so the sender should retry once it is fixed), 401 otherwise."""
-    if check is SignatureCheck.VALID:
+def refusal_response(check: SignatureCheck, secret_variable: str) -> Response | None:
+    """None for a valid signature; else the answer `shared.signature.signature_refusal` rules."""
+    refusal = signature_refusal(check, secret_variable)
+    if refusal is None:
         return None
-    if check is SignatureCheck.NO_SECRET:
+    if isinstance(refusal, ConfigurationError):
         logger.error("cannot verify signatures: setting missing", extra={"setting": secret_variable})
-        return error(503, "not configured")
+        return error(handling_of(refusal).http_status, "not configured")
     logger.warning("signature rejected", extra={"reason": check.value})
-    return error(401, f"invalid signature ({check.value})")
+    return error(handling_of(refusal).http_status, str(refusal))
 
 
 async def guarded(work: Callable[[], Awaitable[Response]]) -> Response:
@@ -146,15 +148,9 @@ async def health(request: Request) -> Response:
 async def verify_webhook(request: Request) -> Response:
     """Meta's subscription handshake, for deployments where Meta calls the handler directly."""
     runtime = await runtime_of(request)
-    params = request.query_params
-    token = params.get("hub.verify_token", "")
-    expected = runtime.settings.verify_token
-    if (
-        params.get("hub.mode") == "subscribe"
-        and expected
-        and hmac.compare_digest(token.encode(), expected.encode())
-    ):
-        return PlainTextResponse(params.get("hub.challenge", ""))
+    challenge = handshake_challenge(request.query_params, runtime.settings.verify_token)
+    if challenge is not None:
+        return PlainTextResponse(challenge)
     logger.warning("webhook verification refused")
     return PlainTextResponse("Forbidden", status_code=403)
 
@@ -166,7 +162,7 @@ async def meta_webhook(request: Request) -> Response:
     verification = verify_signature(
         body, request.headers.get(META_SIGNATURE_HEADER), runtime.settings.meta_app_secrets
     )
-    if refusal := signature_refusal(verification.check, "META_APP_SECRET"):
+    if refusal := refusal_response(verification.check, "META_APP_SECRET"):
         return refusal
     try:
         text = body.decode("utf-8")
@@ -198,7 +194,7 @@ async def forwarded_envelope(request: Request) -> Response:
     body = await request.body()
     secret = runtime.settings.forwarder_handler_secret
     check = check_signature(body, request.headers.get(FORWARDER_SIGNATURE_HEADER), [secret] if secret else [])
-    if refusal := signature_refusal(check, "FORWARDER_HANDLER_SECRET"):
+    if refusal := refusal_response(check, "FORWARDER_HANDLER_SECRET"):
         return refusal
     try:
         data = parse_json_body(body)
