@@ -19,10 +19,39 @@ from shared.secrets_crypto import SecretColumn, decrypt_secret, encrypt_secret, 
 
 logger = logging.getLogger("migrate")
 
-# Column names come from SecretColumn (a closed enum), never from input.
-_SELECT = "SELECT id, user_id, {column} AS stored FROM {table} WHERE {column} IS NOT NULL AND {column} <> ''"
-_REWRITE = "UPDATE {table} SET {column} = $2 WHERE id = $1 AND {column} = $3"
-_PLAIN_COUNT = "SELECT count(*) FROM {table} WHERE {column} IS NOT NULL AND {column} <> '' AND {column} NOT LIKE 'enc:v1:%'"
+
+@dataclass(frozen=True, slots=True)
+class _ColumnStatements:
+    select: str
+    rewrite: str  # $1 row id, $2 new value, $3 the value it replaces (unchanged since read)
+    count_plain: str
+
+
+# Each column's statements written out: no statement is built from a name at run time.
+_STATEMENTS = {
+    SecretColumn.ACCESS_TOKEN: _ColumnStatements(
+        select="SELECT id, user_id, access_token AS stored FROM user_whatsapp_config WHERE access_token IS NOT NULL AND access_token <> ''",
+        rewrite="UPDATE user_whatsapp_config SET access_token = $2 WHERE id = $1 AND access_token = $3",
+        count_plain="SELECT count(*) FROM user_whatsapp_config"
+        " WHERE access_token IS NOT NULL AND access_token <> '' AND access_token NOT LIKE 'enc:v1:%'",
+    ),
+    SecretColumn.APP_SECRET: _ColumnStatements(
+        select="SELECT id, user_id, app_secret AS stored FROM user_whatsapp_config WHERE app_secret IS NOT NULL AND app_secret <> ''",
+        rewrite="UPDATE user_whatsapp_config SET app_secret = $2 WHERE id = $1 AND app_secret = $3",
+        count_plain="SELECT count(*) FROM user_whatsapp_config"
+        " WHERE app_secret IS NOT NULL AND app_secret <> '' AND app_secret NOT LIKE 'enc:v1:%'",
+    ),
+    SecretColumn.GROQ_API_KEY: _ColumnStatements(
+        select="SELECT id, user_id, api_key AS stored FROM user_groq_config WHERE api_key IS NOT NULL AND api_key <> ''",
+        rewrite="UPDATE user_groq_config SET api_key = $2 WHERE id = $1 AND api_key = $3",
+        count_plain="SELECT count(*) FROM user_groq_config"
+        " WHERE api_key IS NOT NULL AND api_key <> '' AND api_key NOT LIKE 'enc:v1:%'",
+    ),
+}
+_VACUUM = {
+    "user_whatsapp_config": "VACUUM FULL user_whatsapp_config",
+    "user_groq_config": "VACUUM FULL user_groq_config",
+}
 
 
 @dataclass(slots=True)
@@ -47,7 +76,7 @@ async def count_plaintext_secrets(conn: asyncpg.Connection) -> int:
     total = 0
     for column in SecretColumn:
         if column.table in present:
-            total += await conn.fetchval(_PLAIN_COUNT.format(table=column.table, column=column.column))
+            total += await conn.fetchval(_STATEMENTS[column].count_plain)
     return total
 
 
@@ -59,7 +88,7 @@ async def rewrap_secrets(conn: asyncpg.Connection, keyring: Keyring, *, rotate: 
     for column in SecretColumn:
         if column.table not in present:
             continue
-        rows = await conn.fetch(_SELECT.format(table=column.table, column=column.column))
+        rows = await conn.fetch(_STATEMENTS[column].select)
         for row in rows:
             stored: str = row["stored"]
             ref = key_ref_of(stored)
@@ -67,9 +96,7 @@ async def rewrap_secrets(conn: asyncpg.Connection, keyring: Keyring, *, rotate: 
                 report.unchanged += 1
                 continue
             new = await asyncio.to_thread(_rewrap, keyring, stored, column, row["user_id"])
-            status = await conn.execute(
-                _REWRITE.format(table=column.table, column=column.column), row["id"], new, stored
-            )
+            status = await conn.execute(_STATEMENTS[column].rewrite, row["id"], new, stored)
             if status.endswith(" 0"):
                 report.skipped += 1
                 continue
@@ -106,7 +133,7 @@ async def encrypt_plaintext_secrets(conn: asyncpg.Connection, keyring: Keyring |
     # An UPDATE leaves the old row version on disk until vacuumed; a full vacuum rewrites the
     # (small) config tables so no plain copy stays in them. Backups and WAL from before keep theirs.
     for table in sorted(await _tables_present(conn) & {c.table for c in SecretColumn}):
-        await conn.execute(f"VACUUM FULL {table}")
+        await conn.execute(_VACUUM[table])
     logger.info(
         "plain-text secrets encrypted", extra={"encrypted": report.encrypted, "columns": report.by_column}
     )

@@ -127,7 +127,3 @@ class SecretOpener:
             while len(self._cache) >= _MAX_ENTRIES:
                 del self._cache[next(iter(self._cache))]
         self._cache[digest] = (plaintext, now + self._cache_seconds)
-
-    def forget(self) -> None:
-        """Drop every decrypted secret held (container shutdown, tests)."""
-        self._cache.clear()
