@@ -110,9 +110,17 @@ WITH per_tenant AS (
            max(created_at) FILTER (
                WHERE sender = 'bot' AND status IN ('sent', 'delivered', 'read')
            ) AS delivered_at,
-           count(*) FILTER (WHERE sender = 'user' AND status = 'outcome_unknown') AS outcome_unknown
+           count(*) FILTER (WHERE sender = 'user' AND status = 'outcome_unknown') AS outcome_unknown,
+           count(*) FILTER (WHERE stuck) AS unfinished,
+           min(created_at) FILTER (WHERE stuck) AS oldest_unfinished_at
     FROM (
         SELECT user_id, sender, status, error_title, message_type, created_at,
+               -- Still someone's to finish long after Lambda's retries (1 and 2 minutes) and the
+               -- lease: its event failed every attempt and waits in the dead-letter queue.
+               sender = 'user'
+                   AND status IN ('received', 'answering', 'sending', 'send_retry', 'resending')
+                   AND updated_at < now() - interval '15 minutes'
+                   AND (lease_expires_at IS NULL OR lease_expires_at < now()) AS stuck,
                sender = 'user' AND error_title LIKE 'groq rejected:%'
                    AND created_at > now() - interval '24 hours' AS groq_rejected,
                sender = 'bot' AND error_code = 190
@@ -129,9 +137,12 @@ SELECT user_id,
        CASE WHEN delivered_at IS NULL OR delivered_at < token_rejected_at THEN token_rejected_at END
            AS token_rejected_at,
        token_title,
-       outcome_unknown
+       outcome_unknown,
+       unfinished,
+       oldest_unfinished_at
 FROM per_tenant
 WHERE groq_rejected_at IS NOT NULL OR token_rejected_at IS NOT NULL OR outcome_unknown > 0
+   OR unfinished > 0
 """
 
 _GROQ_REJECTED_PREFIX = "groq rejected:"
@@ -189,7 +200,11 @@ async def delivery_health(conn: asyncpg.Connection) -> dict[UUID, DeliveryHealth
         if row["token_rejected_at"] is not None:
             token = Rejection(at=row["token_rejected_at"], reason=row["token_title"] or "")
         health[row["user_id"]] = DeliveryHealth(
-            groq_rejection=groq, whatsapp_token_rejection=token, sends_outcome_unknown=row["outcome_unknown"]
+            groq_rejection=groq,
+            whatsapp_token_rejection=token,
+            sends_outcome_unknown=row["outcome_unknown"],
+            unfinished_messages=row["unfinished"],
+            oldest_unfinished_at=row["oldest_unfinished_at"],
         )
     for row in await conn.fetch(_MODEL_SUBSTITUTIONS):
         substitution = ModelSubstitution(

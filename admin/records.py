@@ -53,6 +53,10 @@ class DeliveryHealth:
     groq_rejection: Rejection | None = None  # last 24 h
     whatsapp_token_rejection: Rejection | None = None  # Graph error 190, last 24 h
     sends_outcome_unknown: int = 0  # customer messages, last 7 days
+    # Customer messages of the last 7 days left unfinished for over 15 minutes: their events failed
+    # every Lambda attempt (dead-letter queue) or their invocations never came back.
+    unfinished_messages: int = 0
+    oldest_unfinished_at: datetime | None = None
     model_substitution: ModelSubstitution | None = None  # the latest, last 7 days
 
 
