@@ -30,7 +30,7 @@ bench: install
 	$(BIN)/python -m bench
 
 migrate: install
-	$(BIN)/python -m shared.migrate
+	$(BIN)/python -m ops.migrate
 
 # e.g. make admin ARGS="check"  (the same as .venv/bin/wa-admin check)
 admin: install

@@ -13,8 +13,8 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from admin.records import Tenant, TenantStatus
-from shared.graph_api import DEFAULT_VERSION, known_version, served_on
-from shared.groq_models import replacement_for_retired
+from providers.graph_api import DEFAULT_VERSION, known_version, served_on
+from providers.groq_models import replacement_for_retired
 
 
 class ProblemKind(StrEnum):

@@ -15,9 +15,9 @@ from admin.errors import AdminError
 from admin.local_key import adopt_local_master_key
 from admin.sample_webhook import DEFAULT_TEST_CUSTOMER, DEFAULT_TEST_TEXT
 from admin.webhook_test import DEFAULT_FORWARDER_URL, DEFAULT_WAIT_SECONDS
+from providers.groq_models import DEFAULT_CHAT_MODEL
 from shared.env import ConfigurationError
-from shared.groq_models import DEFAULT_CHAT_MODEL
-from shared.master_keys import MasterKeyError, MasterKeyUnavailable
+from tenant_secrets.master_keys import MasterKeyError, MasterKeyUnavailable
 
 _DESCRIPTION = """\
 Manage the tenants of the WhatsApp assistant in Postgres (DATABASE_URL, or the embedded server).

@@ -17,9 +17,9 @@ from admin.sample_webhook import SampleMessage, build_payload, new_wamid, sign_p
 from admin.secrets_input import SecretSource, read_secret
 from admin.signing_secret import SecretCandidates, choose_signing_secret, read_local_secret_file
 from admin.webhook_test import HintContext, WebhookTestReport, judge, post_webhook
-from shared.database import local_secrets_path
+from ops.database import local_secrets_path
+from ops.migrate import run_migrations
 from shared.env import comma_list
-from shared.migrate import run_migrations
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

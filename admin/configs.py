@@ -1,6 +1,6 @@
 """The tenants' WhatsApp and Groq configs: the only module that reads or writes a secret column.
 
-Secrets enter as `Secret` values, are stored encrypted (shared.secrets_crypto, the master key from
+Secrets enter as `Secret` values, are stored encrypted (tenant_secrets.secrets_crypto, the master key from
 the environment) and leave only as masked tails or "configured" flags.
 """
 
@@ -16,8 +16,14 @@ import asyncpg
 from admin.errors import MissingSecret, NotConfigured, PhoneNumberInUse
 from admin.records import Tenant, TenantOverview, TenantStatus
 from admin.secrets_input import Secret, mask_secret
-from shared.master_keys import Keyring, MasterKeyError
-from shared.secrets_crypto import SecretColumn, SecretUnreadable, decrypt_secret, encrypt_secret, is_encrypted
+from tenant_secrets.master_keys import Keyring, MasterKeyError
+from tenant_secrets.secrets_crypto import (
+    SecretColumn,
+    SecretUnreadable,
+    decrypt_secret,
+    encrypt_secret,
+    is_encrypted,
+)
 
 # The database allows one active config per number (migration 002); it decides every race.
 _ONE_ACTIVE_NUMBER = "user_whatsapp_config_one_active_number"

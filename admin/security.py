@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncpg
 
 from admin.records import Tenant
-from shared.master_keys import Keyring
-from shared.secret_rewrap import RewrapReport, rewrap_secrets
-from shared.web_chat_keys import new_web_chat_key, web_chat_key_digest
+from ops.secret_rewrap import RewrapReport, rewrap_secrets
+from tenant_secrets.master_keys import Keyring
+from tenant_secrets.web_chat_keys import new_web_chat_key, web_chat_key_digest
 
 _STORE_WEB_CHAT_KEY = """
 INSERT INTO web_chat_keys (user_id, key_hash) VALUES ($1, $2)

@@ -10,8 +10,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 from admin.errors import InvalidInput
 from admin.secrets_input import Secret
-from shared.graph_api import is_version_name, served_on
-from shared.groq_models import Kind, current_model, replacement_for_retired, retired_model
+from providers.graph_api import is_version_name, served_on
+from providers.groq_models import Kind, current_model, replacement_for_retired, retired_model
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _DIGITS = re.compile(r"[0-9]{1,32}")
@@ -120,7 +120,7 @@ def groq_api_key(key: Secret) -> None:
 
 
 def catalogued_chat_model(model_id: str, *, allow_unknown: bool) -> None:
-    """A chat model of the catalogue (`shared.groq_models`), or any with `allow_unknown`."""
+    """A chat model of the catalogue (`providers.groq_models`), or any with `allow_unknown`."""
     known = current_model(model_id)
     if known is None:
         if allow_unknown:

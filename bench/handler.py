@@ -26,9 +26,9 @@ import asyncpg
 from bench import Row
 from bench._keys import ensure_master_key
 from bench.pgproxy import count_round_trips
-from shared.database import PROJECT_ROOT, data_dir, start_embedded_postgres, with_database
+from ops.database import PROJECT_ROOT, data_dir, start_embedded_postgres, with_database
+from ops.migrate import migrate
 from shared.envelope import Envelope
-from shared.migrate import migrate
 from tests.factories import add_tenant
 
 PYTHON = sys.executable

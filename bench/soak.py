@@ -35,7 +35,7 @@ from bench._keys import ensure_master_key
 from forwarder.app import create_app
 from forwarder.settings import ForwarderSettings
 from handler.app import HandlerFunction
-from shared.migrate import migrate
+from ops.migrate import migrate
 from shared.signature import sign
 from standins import meta
 from standins.graph import GraphFault, GraphStandIn
@@ -594,7 +594,7 @@ def _report(
 
 
 def run() -> list[Row]:
-    from shared.database import data_dir
+    from ops.database import data_dir
 
     plan = SoakPlan(customers=200, messages_per_customer=10)
     report = soak(plan, data_dir() / f"soak-{uuid.uuid4().hex[:8]}")

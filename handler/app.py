@@ -48,7 +48,7 @@ def create_app(settings: HandlerSettings | None = None, *, runtime: LazyRuntime 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         # Only local servers run this (Mangum runs with lifespan off): Lambda keeps its pool warm.
-        configure_logging(settings.log_level if settings else None)
+        configure_logging(settings.log_level if settings else None, loggers=("handler",))
         yield
         await lazy.close()
 
@@ -219,7 +219,7 @@ class HandlerFunction:
         self._containers = threading.local()
 
     def __call__(self, event: Any, context: Any) -> dict[str, Any]:
-        configure_logging(self._settings.log_level if self._settings else None)
+        configure_logging(self._settings.log_level if self._settings else None, loggers=("handler",))
         container = self._container()
         with log_context(aws_request_id=request_id_from_context(context)):
             try:

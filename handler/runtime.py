@@ -108,7 +108,7 @@ class LazyRuntime:
                 settings = self._settings
                 if settings is None:
                     settings = self._settings = HandlerSettings.from_env()
-                    configure_logging(settings.log_level)
+                    configure_logging(settings.log_level, loggers=("handler",))
                 self._runtime = await create_runtime(settings)
         return self._runtime
 

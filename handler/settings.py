@@ -7,7 +7,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from shared import graph_api
+from providers import graph_api
+from providers.groq_models import DEFAULT_CHAT_MODEL
 from shared.env import (
     ConfigurationError,
     comma_list,
@@ -17,11 +18,10 @@ from shared.env import (
     optional_str,
     required_str,
 )
-from shared.groq_models import DEFAULT_CHAT_MODEL
-from shared.master_keys import Keyring
+from tenant_secrets.master_keys import Keyring
 
 DEFAULT_GRAPH_API_BASE_URL = graph_api.DEFAULT_BASE_URL
-DEFAULT_GRAPH_API_VERSION = graph_api.DEFAULT_VERSION  # shared/graph_api.py: each version's end
+DEFAULT_GRAPH_API_VERSION = graph_api.DEFAULT_VERSION  # providers/graph_api.py: each version's end
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

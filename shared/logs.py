@@ -7,7 +7,7 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from types import MappingProxyType
@@ -86,10 +86,6 @@ class JsonFormatter(logging.Formatter):
         return line
 
 
-# Our loggers; third-party ones (pgserver, botocore, uvicorn) keep their own levels.
-APP_LOGGERS = ("handler", "forwarder", "admin", "migrate", "localrun", "standins")
-
-
 def _with_bound_fields(factory: Callable[..., logging.LogRecord]) -> Callable[..., logging.LogRecord]:
     def make_record(*args: Any, **kwargs: Any) -> logging.LogRecord:
         record = factory(*args, **kwargs)
@@ -101,8 +97,9 @@ def _with_bound_fields(factory: Callable[..., logging.LogRecord]) -> Callable[..
     return make_record
 
 
-def configure_logging(level: str | None = None) -> None:
-    """JSON lines on stdout for our loggers (Lambda ships stdout to CloudWatch).
+def configure_logging(level: str | None = None, *, loggers: Sequence[str]) -> None:
+    """JSON lines on stdout, `loggers` (the caller's own) at `level`; third-party loggers
+    (botocore, uvicorn, …) keep their own levels. Lambda ships stdout to CloudWatch.
 
     In Lambda the runtime already installed a root handler: it gets our formatter. A process that
     configured logging itself (pytest's capture, uvicorn) keeps its handlers; ours only add levels.
@@ -111,7 +108,7 @@ def configure_logging(level: str | None = None) -> None:
     factory = logging.getLogRecordFactory()
     if not getattr(factory, "binds_log_fields", False):
         logging.setLogRecordFactory(_with_bound_fields(factory))
-    for name in APP_LOGGERS:
+    for name in loggers:
         app_logger = logging.getLogger(name)
         # Lambda calls this on every invocation; setLevel would empty every logger's cache each time.
         if app_logger.level != logging.getLevelName(level):

@@ -26,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from shared.graph_api import served_on
+from providers.graph_api import served_on
 from standins.graph_errors import GRAPH_ERRORS, GraphErrorResponse, graph_error, transient_error
 from standins.scripting import FaultScript, Recorder
 from standins.server import BackgroundServer, serve_forever, standalone_arguments
@@ -388,7 +388,7 @@ def _read_attempt(request: Request, payload: object) -> tuple[SentMessage, Graph
 
 
 def _version_refusal(version: str) -> GraphErrorResponse | None:
-    """Meta serves the versions `shared.graph_api` lists (v21.0 to v27.0 on 2026-12-01)."""
+    """Meta serves the versions `providers.graph_api` lists (v21.0 to v27.0 on 2026-12-01)."""
     if not served_on(version, date.today()):
         return graph_error(
             2635,

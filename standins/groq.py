@@ -3,7 +3,7 @@
 Point the official SDK at it with `AsyncGroq(base_url=standin.base_url, ...)` or `GROQ_BASE_URL`.
 By default it answers with a deterministic reply that says plainly it is an offline stand-in.
 
-Like Groq (December 2026, `shared.groq_models`): a key that is not `gsk_…` is 401
+Like Groq (December 2026, `providers.groq_models`): a key that is not `gsk_…` is 401
 `invalid_api_key`; only current models answer (a model retired before 2026 is 400
 `model_decommissioned`, one retired since, or unknown, is 404 `model_not_found`); reasoning
 parameters are checked per model, and reasoning models return their reasoning where Groq does
@@ -25,7 +25,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from shared.groq_models import CURRENT_MODELS, Kind, Reasoning, current_model, reasoning_of, retired_model
+from providers.groq_models import CURRENT_MODELS, Kind, Reasoning, current_model, reasoning_of, retired_model
 from standins.scripting import FaultScript, Recorder
 from standins.server import BackgroundServer, serve_forever, standalone_arguments
 

@@ -13,7 +13,7 @@ import httpx
 
 from handler.errors import GroqError, GroqRejected, GroqUnavailable
 from handler.model import GroqConfig
-from shared.groq_models import Reasoning, reasoning_of
+from providers.groq_models import Reasoning, reasoning_of
 from shared.text import storable_text
 
 _MAX_CACHED_CLIENTS = 256

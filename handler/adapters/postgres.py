@@ -33,11 +33,11 @@ from handler.model import (
     Turn,
     WhatsAppCredentials,
 )
-from shared.groq_models import DEFAULT_CHAT_MODEL
-from shared.master_keys import MasterKeyUnavailable
-from shared.secrets_crypto import SecretColumn, SecretUnreadable
-from shared.web_chat_keys import web_chat_key_matches
+from providers.groq_models import DEFAULT_CHAT_MODEL
 from shared.webhook import StatusUpdate
+from tenant_secrets.master_keys import MasterKeyUnavailable
+from tenant_secrets.secrets_crypto import SecretColumn, SecretUnreadable
+from tenant_secrets.web_chat_keys import web_chat_key_matches
 
 
 def tenant_from_settings(settings: Mapping[str, Any], secrets: TenantSecrets) -> Tenant:

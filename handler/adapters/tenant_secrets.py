@@ -16,8 +16,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from uuid import UUID
 
-from shared.master_keys import Keyring, KmsMasterKey, MasterKeyNotConfigured, MasterKeyUnavailable
-from shared.secrets_crypto import SecretColumn, SecretUnreadable, decrypt_secret, is_encrypted, parse_stored
+from tenant_secrets.master_keys import Keyring, KmsMasterKey, MasterKeyNotConfigured, MasterKeyUnavailable
+from tenant_secrets.secrets_crypto import (
+    SecretColumn,
+    SecretUnreadable,
+    decrypt_secret,
+    is_encrypted,
+    parse_stored,
+)
 
 logger = logging.getLogger("handler")
 

@@ -9,7 +9,7 @@ from handler.adapters.graph import WhatsAppSender
 from handler.adapters.groq import GroqReplies
 from handler.adapters.postgres import ConversationStore
 from handler.adapters.retry import RetryPolicy
-from shared.groq_models import DEFAULT_CHAT_MODEL
+from providers.groq_models import DEFAULT_CHAT_MODEL
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -6,8 +6,8 @@ import uuid
 
 import asyncpg
 
-from shared.groq_models import DEFAULT_CHAT_MODEL
-from shared.secrets_crypto import SecretColumn
+from providers.groq_models import DEFAULT_CHAT_MODEL
+from tenant_secrets.secrets_crypto import SecretColumn
 from tests.admin.conftest import (
     ACCESS_TOKEN,
     APP_SECRET,

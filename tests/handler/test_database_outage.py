@@ -10,7 +10,7 @@ import asyncpg
 import pytest
 
 from handler.errors import DatabaseUnavailable
-from shared.migrate import migrate
+from ops.migrate import migrate
 from standins import meta
 from standins.graph import GraphStandIn
 from standins.groq import GroqRequest, GroqStandIn, offline_reply

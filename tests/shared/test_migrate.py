@@ -8,10 +8,10 @@ import uuid
 import asyncpg
 import pytest
 
-from shared.groq_models import DEFAULT_CHAT_MODEL
-from shared.master_keys import Keyring, MasterKeyNotConfigured
-from shared.migrate import discover_migrations, migrate
-from shared.secrets_crypto import SecretColumn, decrypt_secret
+from ops.migrate import discover_migrations, migrate
+from providers.groq_models import DEFAULT_CHAT_MODEL
+from tenant_secrets.master_keys import Keyring, MasterKeyNotConfigured
+from tenant_secrets.secrets_crypto import SecretColumn, decrypt_secret
 from tests.conftest import CreateDatabase
 from tests.seed import seed_queries
 
@@ -100,7 +100,7 @@ async def test_migrates_over_seed_tables_keeping_rows(create_database: CreateDat
         assert [reveal(row["access_token"], row["user_id"]) for row in active] == ["EAA-new"]
         groq = await conn.fetchrow("SELECT model, history_length, fallback_text FROM user_groq_config")
         assert groq is not None
-        # The seed's retired default moves to Groq's current replacement (shared.groq_models).
+        # The seed's retired default moves to Groq's current replacement (providers.groq_models).
         assert groq["model"] == "openai/gpt-oss-120b"
         assert groq["history_length"] == 10
         assert groq["fallback_text"].startswith("Désolé")

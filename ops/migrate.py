@@ -11,12 +11,12 @@ from pathlib import Path
 
 import asyncpg
 
-from shared.database import PROJECT_ROOT, resolve_database_url
-from shared.database_connect import DatabaseUnusable, connect_database
+from ops.database import PROJECT_ROOT, resolve_database_url
+from ops.database_connect import DatabaseUnusable, connect_database
+from ops.model_upgrade import ModelUpgrade, upgrade_retired_models
+from ops.secret_rewrap import encrypt_plaintext_secrets
 from shared.env import ConfigurationError
-from shared.master_keys import Keyring, MasterKeyError
-from shared.model_upgrade import ModelUpgrade, upgrade_retired_models
-from shared.secret_rewrap import encrypt_plaintext_secrets
+from tenant_secrets.master_keys import Keyring, MasterKeyError
 
 MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
 # Any constant works; it only has to be the same for every migrator of this schema.
@@ -52,7 +52,7 @@ async def run_migrations(
     conn: asyncpg.Connection, migrations: list[Migration] | None = None, *, keyring: Keyring | None = None
 ) -> MigrationReport:
     """Apply every pending migration, each in its own transaction, then the steps SQL cannot do:
-    apply the Groq model catalogue (`shared.model_upgrade`) and encrypt any plain-text tenant
+    apply the Groq model catalogue (`ops.model_upgrade`) and encrypt any plain-text tenant
     secret (with `keyring`, or the master key the environment configures; none configured while
     plain-text secrets exist is an error)."""
     migrations = discover_migrations() if migrations is None else migrations
@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.parse_args(argv)
     from shared.logs import configure_logging
 
-    configure_logging()
+    configure_logging(loggers=("migrate",))
     configured = bool(os.environ.get("DATABASE_URL", "").strip())
 
     async def migrate_explained(url: str) -> list[str]:

@@ -14,8 +14,14 @@ from uuid import UUID
 
 import asyncpg
 
-from shared.master_keys import KEY_VARIABLES, Keyring, MasterKeyNotConfigured
-from shared.secrets_crypto import SecretColumn, decrypt_secret, encrypt_secret, is_encrypted, key_ref_of
+from tenant_secrets.master_keys import KEY_VARIABLES, Keyring, MasterKeyNotConfigured
+from tenant_secrets.secrets_crypto import (
+    SecretColumn,
+    decrypt_secret,
+    encrypt_secret,
+    is_encrypted,
+    key_ref_of,
+)
 
 logger = logging.getLogger("migrate")
 

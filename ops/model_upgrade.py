@@ -13,7 +13,7 @@ from uuid import UUID
 
 import asyncpg
 
-from shared.groq_models import DEFAULT_CHAT_MODEL, RETIRED_MODELS, replacement_for_retired
+from providers.groq_models import DEFAULT_CHAT_MODEL, RETIRED_MODELS, replacement_for_retired
 
 logger = logging.getLogger("migrate")
 

@@ -20,7 +20,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from shared.errors import PermanentError
-from shared.master_keys import DataKeyRejected, Keyring
+from tenant_secrets.master_keys import DataKeyRejected, Keyring
 
 PREFIX = "enc:v1:"
 _NONCE_BYTES = 12
