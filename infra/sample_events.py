@@ -192,10 +192,12 @@ def _signature_header_name(event: Mapping[str, Any]) -> str | None:
 
 def render_listing(catalog: Sequence[SampleEvent], stack_name: str = DEFAULT_STACK_NAME) -> str:
     lines = [
-        "Sample events (infra/events). Each works as a Lambda console test event (function > Test >",
-        "Create new event > paste the file), with `sam local invoke` (from infra/, after `sam build`;",
+        "Sample events (infra/events). `make invoke EVENT=…` runs one through the real lambda_handler in",
+        "this process, without Docker: against make run's database, with the Groq and Graph stand-ins,",
+        "after preparing the tenants and the reply it names. Each also works as a Lambda console test event (function >",
+        "Test > Create new event > paste the file), with `sam local invoke` (from infra/, after `sam build`;",
         "env.local.json holds the test secret and verify token) and with `sam remote invoke` on a",
-        "deployed stack. The tenants they name (phone_number_id 123456789, 111111111, 222222222 and",
+        "deployed stack. There the tenants they name (phone_number_id 123456789, 111111111, 222222222 and",
         "web user 5f0c6a8e-…) must exist: see infra/DEPLOY.md, 'Trying the sample events'. A message id",
         "is answered once: invoke the same message event again and it is recognised as a duplicate.",
         "",
@@ -205,6 +207,7 @@ def render_listing(catalog: Sequence[SampleEvent], stack_name: str = DEFAULT_STA
         lines.append(f"{event.file}  [{', '.join(event.functions)}]")
         lines.append(f"  shows:  {event.shows}")
         lines.append(f"  expect: {event.expect}")
+        lines.append(f"  here:   make invoke EVENT=infra/events/{event.file}")
         lines.append(f"  local:  cd infra && sam local invoke {main_function} -e events/{event.file}")
         lines.append(
             f"  AWS:    sam remote invoke {main_function} --stack-name {stack_name}"
