@@ -5,7 +5,8 @@
     ├── BadLocalSecrets  the local secrets file cannot be read
     ├── DatabaseFailure  the embedded Postgres or DATABASE_URL cannot be used
     ├── ServerFailed     the handler or the forwarder did not start, or stopped
-    └── BadEvent         `make invoke`: the event file is missing, not a sample event, or not JSON
+    ├── BadEvent         `make invoke`: the event file is missing, not a sample event, or not JSON
+    └── SampleConflict   `make invoke`: the database holds something the sample tenants cannot share
 
 Messages never contain a secret.
 """
@@ -37,4 +38,8 @@ class ServerFailed(LocalRunError):
 
 
 class BadEvent(LocalRunError):
+    pass
+
+
+class SampleConflict(LocalRunError):
     pass

@@ -18,10 +18,11 @@ from uuid import UUID
 import asyncpg
 
 from admin import configs, security, tenants
-from admin.errors import UnknownTenant
+from admin.errors import PhoneNumberInUse, UnknownTenant
 from admin.records import Tenant
 from admin.secrets_input import Secret
 from infra.sample_events import signed_body
+from localrun.errors import SampleConflict
 from shared.groq_models import DEFAULT_CHAT_MODEL
 from shared.web_chat_keys import web_chat_key_matches
 from shared.webhook import is_whatsapp_payload, parse_webhook
@@ -148,15 +149,17 @@ async def _ensure_tenant(conn: asyncpg.Connection, sample: SampleTenant) -> tupl
         current = await configs.tenant_credentials(conn, only=tenant)
         if credentials_match(current[0] if current else None, sample):
             return tenant, Readiness.READY
-        await configs.set_whatsapp_config(
-            conn,
-            tenant,
-            configs.WhatsAppChanges(
-                phone_number_id=sample.phone_number_id,
-                active=True,
-                access_token=Secret(sample.access_token),
-            ),
+        changes = configs.WhatsAppChanges(
+            phone_number_id=sample.phone_number_id, active=True, access_token=Secret(sample.access_token)
         )
+        try:
+            await configs.set_whatsapp_config(conn, tenant, changes)
+        except PhoneNumberInUse:
+            raise SampleConflict(
+                f"phone_number_id {sample.phone_number_id} is active for a tenant make invoke did not"
+                f" create (not {sample.email}); deactivate it (wa-admin deactivate TENANT) or use"
+                " another APP_DATA_DIR"
+            ) from None
         await configs.set_groq_config(
             conn,
             tenant,
