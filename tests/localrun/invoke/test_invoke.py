@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +13,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from infra.sample_events import CATALOG, FORWARDER, HANDLER, TEST_APP_SECRET, TEST_VERIFY_TOKEN
+from infra.sample_events import CATALOG, FORWARDER, HANDLER, TEST_APP_SECRET, TEST_VERIFY_TOKEN, load_event
 from localrun.console import Output
 from localrun.invoke.cli import USAGE, find_event, main
 from localrun.invoke.offline import StandIns, started_stand_ins
@@ -391,3 +392,15 @@ async def test_a_malformed_event_file_is_one_line_and_a_failure(
 
     assert code == 2 and out == ""
     assert err.startswith(f"error: {path} {expected}") and err.count("\n") == 1
+
+
+async def test_a_function_that_raises_prints_lambdas_error_object_and_exits_1(
+    conn: asyncpg.Connection, local_folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = local_folder / "envelope-text.json"
+    path.write_text(json.dumps({**load_event("envelope-text.json"), "version": 99}))
+
+    code, out, _ = await make_invoke(capsys, str(path))
+
+    assert code == 1
+    assert "HandlerFunction raised:" in out and '"errorType": "InvalidEnvelope"' in out
