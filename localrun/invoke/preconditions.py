@@ -193,7 +193,7 @@ SET status = 'sent', error_code = NULL, error_title = NULL, updated_at = now()
 WHERE c.sender = 'bot' AND c.status IS DISTINCT FROM 'sent'
 RETURNING (xmax = 0) AS created
 """
-SAMPLE_REPLY_TEXT = "A sample reply (recorded by make invoke for a status event to report on)."
+SAMPLE_REPLY_TEXT = "A sample reply (recorded by make invoke for a status to report on)."
 
 
 async def _ensure_reply(conn: asyncpg.Connection, tenant: Tenant, reply: ReportedReply) -> Prepared:
