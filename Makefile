@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test lint format bench run migrate admin clean package deploy events
+.PHONY: install test lint format bench run migrate admin clean package deploy events invoke
 
 install: $(STAMP)
 
@@ -53,6 +53,11 @@ deploy: install
 
 events: install
 	$(BIN)/python -m infra.sample_events list
+
+# e.g. make invoke EVENT=infra/events/envelope-text.json: one sample event through the real
+# lambda_handler in this process, against make run's database, with the stand-ins (no Docker).
+invoke: install
+	@$(BIN)/python -m localrun.invoke $(EVENT)
 
 clean:
 	rm -rf $(VENV) build .data/test-postgres
