@@ -20,7 +20,7 @@ from localrun.errors import BadEvent, LocalRunError
 from localrun.invoke.runner import EventFile, describe_target, run_event
 from localrun.master_key import use_local_master_key
 from localrun.settings import LocalSettings
-from shared.database import PROJECT_ROOT
+from ops.database import PROJECT_ROOT
 from shared.env import ConfigurationError
 from shared.logs import JsonFormatter
 

@@ -17,11 +17,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from forwarder import app as forwarder_app
-from handler import app as handler_app
-from handler.runtime import reset_container
+from handler.app import HandlerFunction
 from infra.sample_events import FORWARDER, HANDLER
 from standins.lambda_container import FakeLambdaContext
 from standins.lambda_invoke import LambdaInvokeStandin
+
+# The handler's Lambda function (handler.app.lambda_handler builds the same from the environment,
+# on first use): each thread that calls it is one container, closed with `close_container`.
+_HANDLER_FUNCTION = HandlerFunction()
 
 # infra/template.yaml's timeouts (the handler's is a parameter; this is its default).
 TIMEOUT_SECONDS = {HANDLER: 90.0, FORWARDER: 15.0}
@@ -66,8 +69,10 @@ def error_object(error: BaseException) -> dict[str, str]:
 
 def invoke_handler(event: dict[str, Any]) -> Invocation:
     """`handler.app.lambda_handler(event, context)` in a fresh container of its own."""
-    # The handler keeps a pool and a loop per container (handler/runtime.py); this one ends here.
-    result = _in_container(HANDLER, handler_app.lambda_handler, event, close=lambda _loop: reset_container())
+    # The handler keeps a pool and a loop per container (handler/app.py); this one ends here.
+    result = _in_container(
+        HANDLER, _HANDLER_FUNCTION, event, close=lambda _loop: _HANDLER_FUNCTION.close_container()
+    )
     return Invocation(main=result)
 
 
@@ -103,12 +108,12 @@ def invoke_forwarder(event: dict[str, Any], lambdas: LambdaInvokeStandin) -> Inv
 def handler_lambda_api() -> LambdaInvokeStandin:
     """The Lambda Invoke API (not started yet) with the real handler registered as HandlerFunction."""
     return LambdaInvokeStandin(
-        {HANDLER: handler_app.lambda_handler},
+        {HANDLER: _HANDLER_FUNCTION},
         max_retry_attempts=HANDOFF_RETRY_ATTEMPTS,
         retry_delay_seconds=HANDOFF_RETRY_DELAY_SECONDS,
         function_timeout_seconds=TIMEOUT_SECONDS[HANDLER],
         region=REGION,
-        on_container_stop=reset_container,  # closes that container's pool on its own thread
+        on_container_stop=_HANDLER_FUNCTION.close_container,  # that container's pool, on its own thread
     )
 
 

@@ -23,9 +23,9 @@ from admin.records import Tenant
 from admin.secrets_input import Secret
 from infra.sample_events import signed_body
 from localrun.errors import SampleConflict
-from shared.groq_models import DEFAULT_CHAT_MODEL
-from shared.web_chat_keys import web_chat_key_matches
+from providers.groq_models import DEFAULT_CHAT_MODEL
 from shared.webhook import is_whatsapp_payload, parse_webhook
+from tenant_secrets.web_chat_keys import web_chat_key_matches
 
 # The tenant `http-api-web-chat.json` names (`webUserId`) and the key its `authorization` header
 # carries: documented test values, like the test app secret, never a real tenant's.

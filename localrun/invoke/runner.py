@@ -25,8 +25,8 @@ from localrun.invoke.environment import patched_environ
 from localrun.invoke.functions import Invocation, invoke_forwarder, invoke_handler
 from localrun.invoke.offline import StandIns, started_stand_ins
 from localrun.invoke.preconditions import Prepared, prepare, secret_owners
-from shared.database_connect import DatabaseUnusable, connect_database
-from shared.migrate import apply_migrations
+from ops.database_connect import DatabaseUnusable, connect_database
+from ops.migrate import apply_migrations
 
 _CONNECT_TIMEOUT_SECONDS = 10.0
 

@@ -25,7 +25,7 @@ from localrun.invoke.preconditions import (
 )
 from localrun.invoke.report import json_body
 from localrun.invoke.runner import EventRun, run_event
-from shared.migrate import apply_migrations
+from ops.migrate import apply_migrations
 from tests.conftest import CreateDatabase
 
 MAIN, TENANT_A, TENANT_B = SAMPLE_TENANTS

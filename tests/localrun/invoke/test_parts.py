@@ -25,7 +25,7 @@ from localrun.invoke.preconditions import (
     reported_replies,
 )
 from localrun.invoke.report import excerpt, json_body, notes
-from shared.groq_models import DEFAULT_CHAT_MODEL
+from providers.groq_models import DEFAULT_CHAT_MODEL
 
 MAIN = SAMPLE_TENANTS[0]
 
