@@ -10,7 +10,18 @@ from typing import TextIO
 
 import asyncpg
 
-from admin import checks, configs, live_check, monitoring, render, security, tenants, validate
+from admin import (
+    checks,
+    configs,
+    handover,
+    live_check,
+    monitoring,
+    render,
+    render_handover,
+    security,
+    tenants,
+    validate,
+)
 from admin.errors import NotConfigured
 from admin.message_trace import follow_message
 from admin.sample_webhook import SampleMessage, build_payload, new_wamid, sign_payload
@@ -149,6 +160,13 @@ async def check(conn: asyncpg.Connection, args: Namespace, console: Console) -> 
         replace(s, delivery=health[s.tenant.id]) if s.tenant.id in health else s
         for s in await configs.tenant_statuses(conn)
     ]
+    paused = await handover.paused_tenants(conn)
+    statuses = [
+        replace(s, assistant_paused=True, assistant_paused_until=paused[s.tenant.id])
+        if s.tenant.id in paused
+        else s
+        for s in statuses
+    ]
     problems = checks.find_problems(statuses)
     blocked = checks.tenants_that_cannot_be_served(problems)
     console.write(render.check_report(statuses, problems, len(blocked)))
@@ -226,7 +244,12 @@ async def stats(conn: asyncpg.Connection, args: Namespace, console: Console) -> 
     per_tenant = await monitoring.messages_per_tenant(conn)
     unknown = await monitoring.unknown_outcomes(conn, args.limit)
     failed = await monitoring.failed_sends_per_tenant(conn)
-    console.write(render.stats_report(rate, recent, per_tenant) + render.delivery_report(unknown, failed))
+    quiet = await handover.quiet_counts(conn)
+    console.write(
+        render.stats_report(rate, recent, per_tenant)
+        + render.delivery_report(unknown, failed)
+        + render_handover.quiet_report(quiet)
+    )
     return 0
 
 

@@ -2,7 +2,8 @@
 `deliver.py`) does what these say and decides nothing of its own.
 
 The main one is `plan_message`: for a claimed message, what to do (refuse it, resend its recorded
-reply, finish it without a reply, or reply with the AI's answer or the polite notice). The others
+reply, finish it without a reply, stay quiet because a human holds the conversation or the customer
+opted out, confirm an opt-out or opt-in, or reply with the AI's answer or the polite notice). The others
 decide at the points where an outcome comes back from the outside world: after waiting for the
 customer's earlier messages, after Groq failed, after Graph refused a part, and what state the
 message ends in.
@@ -12,17 +13,22 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
+from handler.conversation import opt_out_words
 from handler.errors import GroqError, GroqRejected, GroqUnavailable, WhatsAppError
 from handler.model import (
     Claim,
     ClaimOutcome,
+    CustomerControls,
     MessageStatus,
+    OptChange,
     Outcome,
+    PauseReason,
     PayloadProof,
     ProofKind,
+    QuietReason,
     ReplyStatus,
     SendResult,
     Tenant,
@@ -30,7 +36,17 @@ from handler.model import (
 )
 from shared.errors import TransientError
 from shared.signature import SignatureCheck, check_signature, secret_key_id
-from shared.webhook import DeliveryStatus, InboundMessage, MessageOrigin, MessageType, StatusUpdate
+from shared.webhook import (
+    BusinessEcho,
+    DeliveryStatus,
+    EchoKind,
+    InboundMessage,
+    MessageOrigin,
+    MessageType,
+    PreferenceUpdate,
+    PreferenceValue,
+    StatusUpdate,
+)
 
 # --- what a message asks for ---------------------------------------------------------------------
 
@@ -108,7 +124,27 @@ class Reply:
     show_typing: bool
 
 
-AnswerPlan = Refuse | Resend | Finish | Reply
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Quiet:
+    """Store the message and answer nothing (`reason` on its row: the status is `quiet`). A stop or
+    start word written meanwhile (`change`) is recorded all the same: the customer's choice stands."""
+
+    reason: QuietReason
+    change: OptChange | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Confirm:
+    """The customer opted out of the assistant's answers (or back in): record it, then send `text`
+    instead of the AI's answer, once (`reason` STOP_WORD or START_WORD on the message's row)."""
+
+    change: OptChange
+    reason: QuietReason
+    text: str
+    wait_turn: bool
+
+
+AnswerPlan = Refuse | Resend | Finish | Reply | Quiet | Confirm
 
 
 def plan_message(
@@ -123,15 +159,130 @@ def plan_message(
     action = decide(message).action
     if action is Action.IGNORE:
         return Finish(status=MessageStatus.ANSWERED, outcome=Outcome.IGNORED)
+    wait_turn = bool(claim.earlier_pending or claim.earlier_waiting or after_answer)
+    handover = plan_handover(message, claim.controls, tenant, wait_turn=wait_turn)
+    if handover is not None:
+        return handover
     if action is Action.ASK_AI and tenant.groq is None:
         return Finish(status=MessageStatus.FAILED, outcome=Outcome.NO_GROQ, error_title="groq not configured")
     return Reply(
         ask_ai=action is Action.ASK_AI,
         text=message.text or "",
         notice=None if action is Action.ASK_AI else tenant.assistant.unsupported_media_text,
-        wait_turn=bool(claim.earlier_pending or claim.earlier_waiting or after_answer),
+        wait_turn=wait_turn,
         show_typing=shows_typing(message, tenant),
     )
+
+
+def plan_in_turn(
+    message: InboundMessage, claim: Claim, tenant: Tenant, proof: PayloadProof, controls: CustomerControls
+) -> AnswerPlan:
+    """A message that waited for the customer's earlier ones, planned again once its turn came, with
+    the conversation's controls as they are now (an earlier message may have opted the customer out
+    or back in, the business may have written meanwhile). It waits no more."""
+    in_turn = replace(claim, controls=controls, earlier_pending=0, earlier_waiting=0)
+    return plan_message(message, in_turn, tenant, proof, after_answer=False)
+
+
+# --- a human in the conversation ---------------------------------------------------------------
+# The assistant never talks over a human: while the business writes by hand, an operator paused
+# the conversation or the tenant's assistant is off, nothing is sent (not even a confirmation);
+# what the customer asks for (a stop or start word) is recorded all the same. A customer who
+# opted out gets one confirmation, then nothing until they write a start word.
+
+
+def plan_handover(
+    message: InboundMessage, controls: CustomerControls, tenant: Tenant, *, wait_turn: bool
+) -> Quiet | Confirm | None:
+    """Whether the assistant keeps out of this message (and why), or confirms an opt-out or opt-in
+    instead of answering; None: answer as usual."""
+    settings = tenant.handover
+    candidates = (message.text, message.reply_payload)
+    change, confirm = None, None
+    if not controls.opted_out:
+        stop = opt_out_words.match_word(candidates, opt_out_words.stop_words(settings), settings, stop=True)
+        if stop is not None:
+            change = OptChange(opted_out=True, source="stop_word", word=stop.word)
+            confirm = Confirm(
+                change=change,
+                reason=QuietReason.STOP_WORD,
+                text=opt_out_words.opted_out_text(settings, stop.language),
+                wait_turn=wait_turn,
+            )
+    else:
+        start = opt_out_words.match_word(
+            candidates, opt_out_words.start_words(settings), settings, stop=False
+        )
+        if start is not None:
+            change = OptChange(opted_out=False, source="start_word", word=start.word)
+            confirm = Confirm(
+                change=change,
+                reason=QuietReason.START_WORD,
+                text=opt_out_words.opted_in_text(settings, start.language),
+                wait_turn=wait_turn,
+            )
+    held_by = kept_out_by(tenant, controls)
+    if held_by is not None:
+        return Quiet(reason=held_by, change=change)
+    if confirm is not None:
+        return confirm
+    return Quiet(reason=QuietReason.OPTED_OUT) if controls.opted_out else None
+
+
+def kept_out_by(tenant: Tenant, controls: CustomerControls) -> QuietReason | None:
+    """Who holds the conversation instead of the assistant right now, if anyone."""
+    if tenant.handover.bot_paused:
+        return QuietReason.BOT_OFF
+    if controls.pause_reason is PauseReason.OPERATOR:
+        return QuietReason.PAUSED_BY_OPERATOR
+    if controls.pause_reason is PauseReason.HUMAN_REPLY:
+        return QuietReason.PAUSED_BY_HUMAN
+    return None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RecordEcho:
+    """Keep the business's message in the conversation (`content`), and keep the assistant out of
+    it for `pause_seconds` from the message's time (0: the tenant wants no pause)."""
+
+    content: str | None
+    pause_seconds: int
+
+
+def plan_echo(echo: BusinessEcho, tenant: Tenant, proof: PayloadProof) -> RecordEcho | Refuse:
+    """The business wrote (or edited, or deleted) a message by hand in the WhatsApp Business app.
+    Only a payload proven for the tenant's app may pause its assistant."""
+    if not proof_allows(proof, tenant):
+        return Refuse(reason="not signed with the tenant's Meta app secret")
+    content = None
+    if echo.kind is not EchoKind.REVOKE:
+        content = echo.text if echo.text is not None else f"[{echo.type.value}]"
+    return RecordEcho(content=content, pause_seconds=tenant.handover.human_pause_seconds)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RecordPreference:
+    """Record the customer's marketing choice (listed by `wa-admin opt-outs`; the assistant's
+    answers are not affected: they are not marketing)."""
+
+    opted_out: bool
+
+
+_MARKETING_CHOICES = {
+    PreferenceValue.STOP: True,
+    PreferenceValue.RESUME: False,
+    PreferenceValue.SIGNUP: False,
+}
+
+
+def plan_preference(
+    update: PreferenceUpdate, tenant: Tenant, proof: PayloadProof
+) -> RecordPreference | Refuse | None:
+    """None: nothing to record (a value Meta added after us)."""
+    if not proof_allows(proof, tenant):
+        return Refuse(reason="not signed with the tenant's Meta app secret")
+    opted_out = _MARKETING_CHOICES.get(update.value)
+    return None if opted_out is None else RecordPreference(opted_out=opted_out)
 
 
 def shows_typing(message: InboundMessage, tenant: Tenant) -> bool:
