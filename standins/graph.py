@@ -209,6 +209,7 @@ class GraphStandIn(BackgroundServer):
         return await self._send(request, payload)
 
     async def _mark_read(self, request: Request, payload: dict[str, Any]) -> JSONResponse:
+        epoch = self.read_recorder.epoch
         typing = payload.get("typing_indicator")
         receipt = ReadReceipt(
             version=request.path_params["version"],
@@ -236,7 +237,7 @@ class GraphStandIn(BackgroundServer):
                 or _read_refusal(payload)
             )
         status = refusal.status_code if refusal is not None else 200
-        self.read_recorder.append(dataclasses.replace(receipt, status=status))
+        self.read_recorder.append(dataclasses.replace(receipt, status=status), epoch=epoch)
         return refusal if refusal is not None else JSONResponse({"success": True})
 
     async def _phone_number(self, request: Request) -> JSONResponse:
@@ -258,21 +259,22 @@ class GraphStandIn(BackgroundServer):
         )
 
     async def _send(self, request: Request, payload: object) -> JSONResponse:
+        epoch = self.recorder.epoch
         attempt, problem = _read_attempt(request, payload)
         fault = self.faults.take(attempt)
         if fault is not None and (fault.code is not None or fault.status is not None):
             await self.pause(fault.delay)
             if fault.code is not None:
                 return self._refuse(
-                    attempt, graph_error(fault.code, status=fault.status, details=fault.details)
+                    attempt, graph_error(fault.code, status=fault.status, details=fault.details), epoch
                 )
-            return self._refuse(attempt, transient_error(fault.status or 503))
+            return self._refuse(attempt, transient_error(fault.status or 503), epoch)
         await self._refresh_token(attempt.phone_number_id, attempt.token)
         refusal = self._check_credentials(attempt) or problem
         if refusal is not None:
-            return self._refuse(attempt, refusal)
+            return self._refuse(attempt, refusal, epoch)
         wamid = "wamid." + uuid.uuid4().hex.upper()
-        self.recorder.append(dataclasses.replace(attempt, status=200, wamid=wamid))
+        self.recorder.append(dataclasses.replace(attempt, status=200, wamid=wamid), epoch=epoch)
         if fault is not None:
             await self.pause(fault.delay)
         # Meta: to a phone number, `wa_id`; to a BSUID only, `user_id` and no `wa_id`.
@@ -313,9 +315,11 @@ class GraphStandIn(BackgroundServer):
             )
         return None
 
-    def _refuse(self, attempt: SentMessage, response: GraphErrorResponse) -> JSONResponse:
+    def _refuse(
+        self, attempt: SentMessage, response: GraphErrorResponse, epoch: int | None = None
+    ) -> JSONResponse:
         self.recorder.append(
-            dataclasses.replace(attempt, status=response.status_code, error_code=response.code)
+            dataclasses.replace(attempt, status=response.status_code, error_code=response.code), epoch=epoch
         )
         return response
 

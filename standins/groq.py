@@ -301,6 +301,7 @@ class GroqStandIn(BackgroundServer):
         )
 
     async def _chat_completions(self, http_request: Request) -> JSONResponse:
+        epoch = self.recorder.epoch
         request, problem = await _parse_request(http_request)
         fault = self.faults.take(request)
         if fault is not None and fault.delay > 0:
@@ -319,7 +320,7 @@ class GroqStandIn(BackgroundServer):
                 or reasoning_refusal(request)
                 or self._answer(request)
             )
-        self.recorder.append(replace(request, status=response.status_code))
+        self.recorder.append(replace(request, status=response.status_code), epoch=epoch)
         return response
 
     def _check_key(self, request: GroqRequest) -> JSONResponse | None:
