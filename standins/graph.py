@@ -306,11 +306,8 @@ class GraphStandIn(BackgroundServer):
         )
 
     async def _media_metadata(self, request: Request, media: StoredMedia) -> Response:
-        asked = MediaRequest(
-            stage="metadata",
-            media_id=media.id,
-            token=_bearer(request),
-            phone_number_id=request.query_params.get("phone_number_id"),
+        asked = self.media.request(
+            "metadata", media.id, _bearer(request), request.query_params.get("phone_number_id")
         )
         fault = await self.media.take_fault(asked)
         response: Response
@@ -330,7 +327,7 @@ class GraphStandIn(BackgroundServer):
     async def _download_media(self, request: Request) -> Response:
         """lookaside's download: the bytes, for the token of the media's number, while the link lives."""
         media_id = request.query_params.get("mid", "")
-        asked = MediaRequest(stage="download", media_id=media_id, token=_bearer(request))
+        asked = self.media.request("download", media_id, _bearer(request))
         fault = await self.media.take_fault(asked)
         media = self.media.linked(request.query_params.get("hash", ""), media_id)
         response: Response

@@ -58,6 +58,7 @@ class MediaRequest:
     token: str = field(repr=False)
     status: int = 0
     phone_number_id: str | None = None  # the `phone_number_id` query parameter of a metadata call
+    generation: int = field(default=0, repr=False, compare=False)  # the library's, when it arrived
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -83,6 +84,7 @@ class MediaLibrary:
         self._media: dict[str, StoredMedia] = {}
         self._links: dict[str, _Link] = {}
         self._lock = threading.Lock()
+        self._generation = 0  # a request still running across a reset is not recorded after it
         self.recorder: Recorder[MediaRequest] = Recorder()
         self.faults: FaultScript[MediaRequest, MediaFault] = FaultScript()
 
@@ -111,9 +113,24 @@ class MediaLibrary:
 
     def reset(self) -> None:
         """Forget recorded requests, faults and links (the media stay, as at Meta for 7 days)."""
+        with self._lock:
+            self._generation += 1
         self.recorder.clear()
         self.faults.clear()
         self.expire_links()
+
+    def request(
+        self, stage: str, media_id: str, token: str, phone_number_id: str | None = None
+    ) -> MediaRequest:
+        with self._lock:
+            generation = self._generation
+        return MediaRequest(
+            stage=stage,
+            media_id=media_id,
+            token=token,
+            phone_number_id=phone_number_id,
+            generation=generation,
+        )
 
     def link(self, media: StoredMedia, base_url: str) -> str:
         nonce = secrets.token_urlsafe(16)
@@ -138,7 +155,10 @@ class MediaLibrary:
         return fault
 
     def record(self, request: MediaRequest, status: int) -> None:
-        self.recorder.append(dataclasses.replace(request, status=status))
+        with self._lock:
+            current = request.generation == self._generation
+        if current:
+            self.recorder.append(dataclasses.replace(request, status=status))
 
 
 def metadata_body(media: StoredMedia, url: str) -> dict[str, object]:
