@@ -38,7 +38,7 @@ CREATE TABLE tenant_handover_settings (
     updated_at          timestamptz NOT NULL DEFAULT now()
 );
 
--- As 007's view, with the handover settings at the end (their defaults when a tenant has no row).
+-- As 010's view, with the handover settings at the end (their defaults when a tenant has no row).
 CREATE OR REPLACE VIEW tenant_settings WITH (security_invoker = true) AS
 SELECT u.id AS user_id,
        w.phone_number_id,
@@ -54,6 +54,9 @@ SELECT u.id AS user_id,
        g.fallback_text,
        g.unsupported_media_text,
        coalesce(g.typing_indicator, true) AS typing_indicator,
+       g.vision_model,
+       g.transcription_model,
+       g.transcription_language,
        coalesce(h.bot_paused_until > now(), false) AS bot_paused,
        h.bot_paused_until,
        coalesce(h.human_pause_seconds, 43200) AS human_pause_seconds,

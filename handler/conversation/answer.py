@@ -32,7 +32,8 @@ from handler.conversation.deliver import (
 )
 from handler.conversation.handover import confirm, record_business_events, stay_quiet
 from handler.conversation.services import Services
-from handler.errors import GroqUnavailable, UnstorableValue
+from handler.conversation.understand import answer_media, record_not_understood
+from handler.errors import GroqUnavailable, MediaUnavailable, UnstorableValue
 from handler.model import (
     BatchSummary,
     Claim,
@@ -217,7 +218,9 @@ async def _carry_out(
     claim, tenant = item.claim, item.tenant
     assert claim.inbound_id is not None
     inbound_id = claim.inbound_id
-    plan = decide.plan_message(item.message, claim, tenant, proof, after_answer=after_answer)
+    plan = decide.plan_message(
+        item.message, claim, tenant, proof, after_answer=after_answer, media_policy=services.media_policy
+    )
     try:
         if isinstance(plan, Reply | Confirm) and plan.wait_turn:
             waited = await _wait_turn(item, services, deadline, retries_remain)
@@ -225,7 +228,9 @@ async def _carry_out(
                 return _done(item, waited)  # given back: a retry answers it
             controls = await services.store.handover.customer_controls(tenant, claim.customer_key)
             item.claim = replace(claim, history=waited)
-            plan = decide.plan_in_turn(item.message, item.claim, tenant, proof, controls)
+            plan = decide.plan_in_turn(
+                item.message, item.claim, tenant, proof, controls, media_policy=services.media_policy
+            )
         match plan:
             case Refuse(reason=reason):
                 await services.store.refuse_message(inbound_id, reason)
@@ -259,10 +264,11 @@ async def _carry_out(
         logger.error("message failed: a value cannot be stored", extra={"reason": str(error)})
         await services.store.finish_message(inbound_id, MessageStatus.FAILED, error_title=reason)
         return _done(item, MessageResult(outcome=Outcome.INVALID))
-    except GroqUnavailable as error:
+    except (GroqUnavailable, MediaUnavailable) as error:
         # Only raised while a retry remains: the customer gets the AI's answer later, not the fallback.
         logger.warning(
-            "Groq unavailable, leaving the message for Lambda's retry", extra={"reason": error.reason}
+            "Groq or the media unavailable, leaving the message for Lambda's retry",
+            extra={"reason": error.reason},
         )
         await _give_back(item, services)
         return MessageResult(outcome=Outcome.RETRY_LATER)
@@ -275,12 +281,18 @@ async def _reply(
     assert claim.inbound_id is not None
     history = claim.history
     async with typing_indicator(tenant, item.message.id, services, shown=plan.show_typing):
-        if plan.ask_ai:
+        if plan.media is not None:
+            reply = await answer_media(
+                tenant, claim.inbound_id, history, plan, services, deadline, retries_remain=retries_remain
+            )
+        elif plan.ask_ai:
             reply = await generate_reply(
                 tenant, history, plan.text, services, deadline, retries_remain=retries_remain
             )
         else:
-            reply = ReplyText(text=plan.notice or "")
+            reply = ReplyText(text=plan.notice or "", failure=plan.not_understood)
+            if plan.not_understood is not None:
+                await record_not_understood(claim.inbound_id, plan.not_understood, services)
     return await deliver_reply(
         tenant, claim.inbound_id, _recipient(item.message), reply, services, deadline, retries_remain
     )
