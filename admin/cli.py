@@ -9,11 +9,11 @@ import sys
 from typing import NoReturn
 
 from admin import validate
-from admin.commands import COMMANDS, Console
+from admin.command import Console
+from admin.commands import COMMANDS
 from admin.connection import connect, require_migrated_schema
 from admin.errors import AdminError
 from admin.handover_cli import add_handover_parsers
-from admin.handover_commands import HANDOVER_COMMANDS
 from admin.local_key import adopt_local_master_key
 from admin.sample_webhook import DEFAULT_TEST_CUSTOMER, DEFAULT_TEST_TEXT
 from admin.webhook_test import DEFAULT_FORWARDER_URL, DEFAULT_WAIT_SECONDS
@@ -241,7 +241,7 @@ def _add_set_groq(sub: argparse._SubParsersAction[_Parser]) -> None:
 
 
 async def _run(args: argparse.Namespace, console: Console) -> int:
-    command = {**COMMANDS, **HANDOVER_COMMANDS}[args.command]
+    command = COMMANDS[args.command]
     async with connect(console.env) as conn:
         if command.needs_migrated_schema:
             await require_migrated_schema(conn)

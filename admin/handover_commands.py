@@ -8,7 +8,7 @@ from argparse import Namespace
 import asyncpg
 
 from admin import handover, render_handover, tenants
-from admin.commands import Command, Console
+from admin.command import Command, Console
 from admin.errors import InvalidInput
 from admin.records import Tenant
 from shared.logs import mask_phone

@@ -109,6 +109,22 @@ def quiet_report(counts: Sequence[QuietCount]) -> str:
     return "\ncustomer messages not answered by the AI on purpose (last 24 h):\n" + table(
         ("tenant", "reason", "messages"),
         [(c.tenant_email or "(unidentified)", c.reason, c.count) for c in counts],
+        empty="(every customer message went to the AI)",
+    )
+
+
+def quiet_summary(counts: Sequence[QuietCount]) -> str:
+    """For `check`: the same counts on one line per tenant, only when there are any."""
+    if not counts:
+        return ""
+    per_tenant: dict[str, list[str]] = {}
+    for c in counts:
+        per_tenant.setdefault(c.tenant_email or "(unidentified)", []).append(f"{c.reason} {c.count}")
+    lines = [f"  {tenant}: {', '.join(reasons)}" for tenant, reasons in per_tenant.items()]
+    return (
+        "\ncustomer messages stored and not answered by the AI on purpose (last 24 h; wa-admin stats):\n"
+        + "\n".join(lines)
+        + "\n"
     )
 
 

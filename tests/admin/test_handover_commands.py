@@ -188,6 +188,18 @@ async def test_stats_counts_the_messages_left_unanswered_on_purpose(cli: Cli, db
     assert stats.code == 0
     section = stats.out.split("customer messages not answered by the AI on purpose (last 24 h):\n")[1]
     assert section.splitlines()[1].split() == ["shop@example.com", "paused_by_human", "1"]
+    check = await cli("check")
+    assert check.code == 0
+    assert "  shop@example.com: paused_by_human 1" in check.out.splitlines()
+
+
+async def test_check_and_stats_say_nothing_was_kept_from_the_ai_when_nothing_was(cli: Cli) -> None:
+    await add_served_tenant(cli, "shop@example.com", "123456789")
+
+    stats, check = await cli("stats"), await cli("check")
+
+    assert "(every customer message went to the AI)" in stats.out
+    assert "not answered by the AI on purpose" not in check.out
 
 
 @pytest.mark.parametrize(

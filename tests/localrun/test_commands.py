@@ -33,6 +33,7 @@ from localrun.commands import (
         ("/history 100000", ChatInput(kind=Kind.HISTORY, number=MAX_HISTORY_ROWS)),
         ("/customer +44 7700 900123", ChatInput(kind=Kind.CUSTOMER, text="447700900123")),
         ("/customer 33612345678", ChatInput(kind=Kind.CUSTOMER, text="33612345678")),
+        ("/human  Je m'en occupe, Paul ", ChatInput(kind=Kind.HUMAN, text="Je m'en occupe, Paul")),
     ],
 )
 def test_lines_are_parsed(line: str, expected: ChatInput) -> None:
@@ -50,6 +51,8 @@ def test_lines_are_parsed(line: str, expected: ChatInput) -> None:
         ("/customer 12ab", "/customer takes a phone number"),
         ("/customer 12345", "/customer takes a phone number"),
         ("/duplicate now", "/duplicate takes no argument"),
+        ("/human", "/human takes what the business writes"),
+        ("/human   ", "/human takes what the business writes"),
     ],
 )
 def test_bad_commands_say_what_is_wrong(line: str, problem: str) -> None:
