@@ -18,12 +18,11 @@ _CLAIM_NOTES = {
 }
 # Why the bot stayed quiet (customer_conversations.quiet_reason): the message is stored all the same.
 _QUIET_NOTES = {
-    "paused_by_human": "the business wrote to this customer by hand lately: the bot steps aside",
+    "paused_by_human": "the business wrote to this customer by hand lately, the bot steps aside",
     "paused_by_operator": "the operator paused this conversation (wa-admin resume ends it)",
     "bot_off": "the tenant's assistant is paused for every customer (wa-admin resume TENANT --all)",
     "opted_out": "the customer opted out with a stop word: no answer until a start word (START)",
 }
-_PAUSED_BY = {"human_reply": "a message written by hand", "operator": "the operator"}
 BUSINESS_LABEL = "business (by hand)"
 
 
@@ -92,13 +91,15 @@ def business_message(text: str, pause: Pause | None, tenant: ChatTenant, custome
     lines = [f"{BUSINESS_LABEL}> {line}" for line in text.splitlines() or [""]]
     if pause is None:
         lines.append(
-            f"{INDENT}(recorded in the conversation; the tenant has no pause window: the bot still answers)"
+            f"{INDENT}(kept in the conversation; this tenant sets no pause after a human message: the bot still answers)"
         )
         return lines
     until = "until resumed" if pause.until is None else f"until {pause.until.astimezone():%Y-%m-%d %H:%M}"
+    by = " (the operator's pause)" if pause.reason == "operator" else ""
+    name = tenant.email or tenant.user_id
     lines.append(
-        f"{INDENT}(recorded in the conversation: the bot steps aside for +{customer} {until},"
-        f" paused by {_PAUSED_BY.get(pause.reason, pause.reason)}; wa-admin resume {tenant.email or tenant.user_id} {customer} ends it)"
+        f"{INDENT}(kept in the conversation; the bot steps aside for +{customer} {until}{by}:"
+        f" wa-admin resume {name} {customer} ends it)"
     )
     return lines
 
