@@ -79,7 +79,7 @@ def _add_set_handover(sub: argparse._SubParsersAction[Any]) -> None:
         " (WhatsApp Business app), the assistant keeps out of that conversation for --human-pause"
         " (default 12h; 0: no pause). A customer writing a stop word gets one confirmation and no"
         " AI answer until a start word; the default words and confirmations are those of"
-        " --languages (default fr,en).",
+        " --languages (default: all of fr,en,es,pt,de,it; French first).",
     )
     parser.add_argument("tenant", metavar="TENANT", help="the tenant's id or email")
     parser.add_argument(

@@ -242,7 +242,8 @@ def forwarder_url(value: str) -> str:
 
 # --- a human in the conversation (pause, resume, conversations, set-handover) -------------------
 
-_DURATION_PART = re.compile(r"([0-9]{1,6})([smhdw])")
+# A number and its unit, short or spelled out (`30m`, `30min`, `2 hours`, `1d`).
+_DURATION_PART = re.compile(r"([0-9]{1,6})(seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|h|days?|d|weeks?|w)")
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 MAX_PAUSE_SECONDS = 366 * 86400
 MAX_HUMAN_PAUSE_SECONDS = 30 * 86400  # tenant_handover_settings' check (migrations/011)
@@ -260,7 +261,7 @@ def _duration_seconds(value: str) -> int | None:
     for part in _DURATION_PART.finditer(text):
         if part.start() != position:
             return None
-        total += int(part.group(1)) * _DURATION_UNITS[part.group(2)]
+        total += int(part.group(1)) * _DURATION_UNITS[part.group(2)[0]]
         position = part.end()
     return total if text and position == len(text) else None
 

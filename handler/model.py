@@ -47,7 +47,8 @@ class AssistantSettings:
 
 
 DEFAULT_HUMAN_PAUSE_SECONDS = 12 * 3600
-DEFAULT_OPT_OUT_LANGUAGES = ("fr", "en")
+# Every language with default words (conversation/opt_out_words.py; migrations/011's default).
+DEFAULT_OPT_OUT_LANGUAGES = ("fr", "en", "es", "pt", "de", "it")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -28,8 +28,10 @@ CREATE TABLE tenant_handover_settings (
     -- How long the assistant stays quiet for a customer after the business wrote to them by hand.
     human_pause_seconds integer NOT NULL DEFAULT 43200
         CONSTRAINT tenant_handover_settings_human_pause_range CHECK (human_pause_seconds BETWEEN 0 AND 2592000),
-    -- The languages whose default stop and start words (and confirmations) apply, first = fallback.
-    languages           text[] NOT NULL DEFAULT '{fr,en}'
+    -- The languages whose default stop and start words (and confirmations) apply, first = fallback;
+    -- by default every language with default words (handler/conversation/opt_out_words.py), so
+    -- that a customer's STOP, ARRET or BAJA is honoured before anyone set anything.
+    languages           text[] NOT NULL DEFAULT '{fr,en,es,pt,de,it}'
         CONSTRAINT tenant_handover_settings_languages CHECK (cardinality(languages) BETWEEN 1 AND 10),
     stop_words          text[],  -- NULL: the defaults of `languages`
     start_words         text[],  -- NULL: the defaults of `languages`
@@ -60,7 +62,7 @@ SELECT u.id AS user_id,
        coalesce(h.bot_paused_until > now(), false) AS bot_paused,
        h.bot_paused_until,
        coalesce(h.human_pause_seconds, 43200) AS human_pause_seconds,
-       coalesce(h.languages, '{fr,en}') AS opt_out_languages,
+       coalesce(h.languages, '{fr,en,es,pt,de,it}') AS opt_out_languages,
        h.stop_words,
        h.start_words,
        h.opt_out_text,

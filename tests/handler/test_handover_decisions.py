@@ -145,9 +145,25 @@ def test_the_confirmation_speaks_the_language_of_the_word() -> None:
     assert "Write START" in stop.text
 
 
-@pytest.mark.parametrize("text", ["Don't stop", "stop please now", "Bajar", "BAJA"])
-def test_words_that_are_not_a_stop_word_alone_or_in_the_tenants_languages_go_to_the_ai(text: str) -> None:
-    assert isinstance(plan(text), Reply)  # BAJA: Spanish, not one of fr,en
+@pytest.mark.parametrize("text", ["Don't stop", "stop please now", "Bajar", "arrêtez de m'écrire"])
+def test_words_that_are_not_a_stop_word_alone_go_to_the_ai(text: str) -> None:
+    assert isinstance(plan(text), Reply)
+
+
+@pytest.mark.parametrize(
+    ("text", "confirmation"), [("BAJA", "Ya no recibirás"), ("Abmelden", "Sie erhalten")]
+)
+def test_by_default_the_stop_words_of_every_language_count(text: str, confirmation: str) -> None:
+    planned = plan(text)
+    assert isinstance(planned, Confirm) and planned.text.startswith(confirmation)
+
+
+def test_a_tenant_that_names_its_languages_hears_only_their_words() -> None:
+    assert isinstance(plan("BAJA", handover=HandoverSettings(languages=("fr", "en"))), Reply)
+
+
+def test_the_default_languages_are_every_language_with_words() -> None:
+    assert sorted(HandoverSettings().languages) == sorted(opt_out_words.KNOWN_LANGUAGES)
 
 
 def test_a_stop_word_while_paused_is_recorded_quietly() -> None:
