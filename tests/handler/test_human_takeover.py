@@ -342,3 +342,66 @@ async def test_history_and_contact_syncs_are_acknowledged_and_answer_nothing(
     assert groq.requests == [] and graph.requests == []
     assert await db.fetchval("SELECT count(*) FROM customer_conversations") == 0
     assert system.lambdas.dead_letters == []
+
+
+# --- the operator's pauses ----------------------------------------------------------------------
+
+
+async def test_a_customer_paused_by_the_operator_is_stored_unanswered_and_statuses_still_apply(
+    db: asyncpg.Connection, system: System, groq: GroqStandIn, graph: GraphStandIn
+) -> None:
+    tenant = await add_tenant(db, 1)
+    system.post_and_settle(customer_says(tenant, "Bonjour"))
+    [reply] = graph.delivered
+    await db.execute(
+        "INSERT INTO conversation_pauses (user_id, customer_key, paused_until, reason)"
+        " VALUES ($1, $2, 'infinity', 'operator')",
+        tenant.user_id,
+        CUSTOMER,
+    )  # wa-admin pause TENANT CUSTOMER
+
+    system.post_and_settle(customer_says(tenant, "Vous êtes ouverts demain ?"))
+    business = business_of(tenant)
+    system.post_and_settle(
+        meta.webhook_payload(
+            meta.statuses_change(meta.status(reply.wamid, "read", recipient=CUSTOMER), business=business)
+        )
+    )
+
+    assert len(groq.requests) == 1 and len(graph.delivered) == 1
+    assert (await customer_rows(db))[-1] == ("Vous êtes ouverts demain ?", "quiet", "paused_by_operator")
+    assert await db.fetchval("SELECT status FROM customer_conversations WHERE sender = 'bot'") == "read"
+
+    await db.execute("DELETE FROM conversation_pauses")  # wa-admin resume TENANT CUSTOMER
+    system.post_and_settle(customer_says(tenant, "Allô ?"))
+
+    assert groq.requests[-1].last_user_message == "Allô ?"
+    assert "Vous êtes ouverts demain ?" in [m.content for m in groq.requests[-1].history]
+
+
+async def test_a_tenant_whose_bot_is_off_stores_every_message_and_answers_none(
+    db: asyncpg.Connection, system: System, groq: GroqStandIn, graph: GraphStandIn
+) -> None:
+    off, on = await add_tenant(db, 1), await add_tenant(db, 2)
+    await db.execute(
+        "INSERT INTO tenant_handover_settings (user_id, bot_paused_until) VALUES ($1, 'infinity')",
+        off.user_id,
+    )  # wa-admin pause TENANT --all
+
+    system.post_and_settle(customer_says(off, "Bonjour", "STOP"))
+    system.post_and_settle(customer_says(off, "Hello", sender=None, user_id=BSUID))
+    system.post_and_settle(customer_says(on, "Bonjour"))
+
+    assert [call.last_user_message for call in groq.requests] == ["Bonjour"]  # the other tenant only
+    assert len(graph.delivered) == 1
+    rows = await db.fetch(
+        "SELECT content, status, quiet_reason FROM customer_conversations"
+        " WHERE user_id = $1 AND sender = 'user' ORDER BY created_at",
+        off.user_id,
+    )
+    assert [tuple(row.values()) for row in rows] == [
+        ("Bonjour", "quiet", "bot_off"),
+        ("STOP", "quiet", "bot_off"),  # recorded, not confirmed: the bot sends nothing at all
+        ("Hello", "quiet", "bot_off"),
+    ]
+    assert await db.fetchval("SELECT opted_out FROM customer_opt_outs") is True
