@@ -3,7 +3,8 @@
 
 The main one is `plan_message`: for a claimed message, what to do (refuse it, resend its recorded
 reply, finish it without a reply, stay quiet because a human holds the conversation or the customer
-opted out, confirm an opt-out or opt-in, or reply with the AI's answer or the polite notice). The others
+opted out, or confirm an opt-out or opt-in (`decide_handover.py`), or reply with the AI's answer or
+the polite notice). The others
 decide at the points where an outcome comes back from the outside world: after waiting for the
 customer's earlier messages, after Groq failed, after Graph refused a part, and what state the
 message ends in.
@@ -16,7 +17,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
-from handler.conversation import opt_out_words
+# The plans for a message when a human is in the conversation (re-exported: part of AnswerPlan).
+from handler.conversation.decide_handover import Confirm as Confirm
+from handler.conversation.decide_handover import Quiet as Quiet
+from handler.conversation.decide_handover import plan_handover
 from handler.conversation.decide_media import (
     MediaStep,
     NotUnderstood,
@@ -31,12 +35,9 @@ from handler.model import (
     CustomerControls,
     MediaPolicy,
     MessageStatus,
-    OptChange,
     Outcome,
-    PauseReason,
     PayloadProof,
     ProofKind,
-    QuietReason,
     ReplyStatus,
     SendResult,
     Tenant,
@@ -149,26 +150,6 @@ class Reply:
     not_understood: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Quiet:
-    """Store the message and answer nothing (`reason` on its row: the status is `quiet`). A stop or
-    start word written meanwhile (`change`) is recorded all the same: the customer's choice stands."""
-
-    reason: QuietReason
-    change: OptChange | None = None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Confirm:
-    """The customer opted out of the assistant's answers (or back in): record it, then send `text`
-    instead of the AI's answer, once (`reason` STOP_WORD or START_WORD on the message's row)."""
-
-    change: OptChange
-    reason: QuietReason
-    text: str
-    wait_turn: bool
-
-
 AnswerPlan = Refuse | Resend | Finish | Reply | Quiet | Confirm
 
 
@@ -227,60 +208,7 @@ def plan_in_turn(
     return plan_message(message, in_turn, tenant, proof, after_answer=False, media_policy=media_policy)
 
 
-# --- a human in the conversation ---------------------------------------------------------------
-# The assistant never talks over a human: while the business writes by hand, an operator paused
-# the conversation or the tenant's assistant is off, nothing is sent (not even a confirmation);
-# what the customer asks for (a stop or start word) is recorded all the same. A customer who
-# opted out gets one confirmation, then nothing until they write a start word.
-
-
-def plan_handover(
-    message: InboundMessage, controls: CustomerControls, tenant: Tenant, *, wait_turn: bool
-) -> Quiet | Confirm | None:
-    """Whether the assistant keeps out of this message (and why), or confirms an opt-out or opt-in
-    instead of answering; None: answer as usual."""
-    settings = tenant.handover
-    candidates = (message.text, message.reply_payload)
-    change, confirm = None, None
-    if not controls.opted_out:
-        stop = opt_out_words.match_word(candidates, opt_out_words.stop_words(settings), settings, stop=True)
-        if stop is not None:
-            change = OptChange(opted_out=True, source="stop_word", word=stop.word)
-            confirm = Confirm(
-                change=change,
-                reason=QuietReason.STOP_WORD,
-                text=opt_out_words.opted_out_text(settings, stop.language),
-                wait_turn=wait_turn,
-            )
-    else:
-        start = opt_out_words.match_word(
-            candidates, opt_out_words.start_words(settings), settings, stop=False
-        )
-        if start is not None:
-            change = OptChange(opted_out=False, source="start_word", word=start.word)
-            confirm = Confirm(
-                change=change,
-                reason=QuietReason.START_WORD,
-                text=opt_out_words.opted_in_text(settings, start.language),
-                wait_turn=wait_turn,
-            )
-    held_by = kept_out_by(tenant, controls)
-    if held_by is not None:
-        return Quiet(reason=held_by, change=change)
-    if confirm is not None:
-        return confirm
-    return Quiet(reason=QuietReason.OPTED_OUT) if controls.opted_out else None
-
-
-def kept_out_by(tenant: Tenant, controls: CustomerControls) -> QuietReason | None:
-    """Who holds the conversation instead of the assistant right now, if anyone."""
-    if tenant.handover.bot_paused:
-        return QuietReason.BOT_OFF
-    if controls.pause_reason is PauseReason.OPERATOR:
-        return QuietReason.PAUSED_BY_OPERATOR
-    if controls.pause_reason is PauseReason.HUMAN_REPLY:
-        return QuietReason.PAUSED_BY_HUMAN
-    return None
+# --- the fields beside messages (the planner's half for a human: decide_handover.py) ---------
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

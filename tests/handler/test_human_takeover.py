@@ -353,6 +353,7 @@ async def test_a_customer_paused_by_the_operator_is_stored_unanswered_and_status
     tenant = await add_tenant(db, 1)
     system.post_and_settle(customer_says(tenant, "Bonjour"))
     [reply] = graph.delivered
+    assert reply.wamid is not None
     await db.execute(
         "INSERT INTO conversation_pauses (user_id, customer_key, paused_until, reason)"
         " VALUES ($1, $2, 'infinity', 'operator')",
