@@ -11,6 +11,7 @@ import asyncpg
 from admin import (
     checks,
     configs,
+    conversation_log,
     handover,
     live_check,
     monitoring,
@@ -162,7 +163,7 @@ async def check(conn: asyncpg.Connection, args: Namespace, console: Console) -> 
     blocked = checks.tenants_that_cannot_be_served(problems)
     console.write(
         render.check_report(statuses, problems, len(blocked))
-        + render_handover.quiet_summary(await handover.quiet_counts(conn))
+        + render_handover.quiet_summary(await conversation_log.quiet_counts(conn))
     )
     if not args.live:
         return 1 if blocked else 0
@@ -238,7 +239,7 @@ async def stats(conn: asyncpg.Connection, args: Namespace, console: Console) -> 
     per_tenant = await monitoring.messages_per_tenant(conn)
     unknown = await monitoring.unknown_outcomes(conn, args.limit)
     failed = await monitoring.failed_sends_per_tenant(conn)
-    quiet = await handover.quiet_counts(conn)
+    quiet = await conversation_log.quiet_counts(conn)
     media = await monitoring.media_per_tenant(conn)
     console.write(
         render.stats_report(rate, recent, per_tenant)

@@ -7,7 +7,7 @@ from argparse import Namespace
 
 import asyncpg
 
-from admin import handover, render_handover, tenants
+from admin import conversation_log, handover, render_handover, tenants
 from admin.command import Command, Console
 from admin.errors import InvalidInput
 from admin.records import Tenant
@@ -77,7 +77,7 @@ async def conversations(conn: asyncpg.Connection, args: Namespace, console: Cons
     paused, paused_until = await handover.tenant_pause(conn, tenant)
     state = render_handover.assistant_state(paused, paused_until)
     if args.customer is None:
-        summaries = await handover.conversations(conn, tenant, args.last)
+        summaries = await conversation_log.conversations(conn, tenant, args.last)
         console.write(
             render_handover.conversations(
                 _name(tenant), summaries, args.last, tenant_state=state, show_numbers=args.show_numbers
@@ -85,7 +85,7 @@ async def conversations(conn: asyncpg.Connection, args: Namespace, console: Cons
         )
         return 0
     key = await handover.conversation_key(conn, tenant, args.customer)
-    found = await handover.conversation(conn, tenant, key, args.last)
+    found = await conversation_log.conversation(conn, tenant, key, args.last)
     console.write(
         render_handover.conversation(
             _name(tenant), found, args.last, tenant_state=state, show_numbers=args.show_numbers
@@ -96,7 +96,7 @@ async def conversations(conn: asyncpg.Connection, args: Namespace, console: Cons
 
 async def opt_outs(conn: asyncpg.Connection, args: Namespace, console: Console) -> int:
     tenant = await tenants.find_tenant(conn, args.tenant)
-    found = await handover.opt_outs(conn, tenant)
+    found = await conversation_log.opt_outs(conn, tenant)
     console.write(render_handover.opt_outs(_name(tenant), found, show_numbers=args.show_numbers))
     return 0
 

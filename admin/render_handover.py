@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from admin.handover import Conversation, HandoverSettings
+from admin.conversation_log import Conversation
+from admin.handover import HandoverSettings
 from admin.records import ConversationPause, ConversationSummary, OptOut, QuietCount
 from admin.render import table
 from shared.logs import mask_phone
