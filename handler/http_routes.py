@@ -96,6 +96,23 @@ async def guarded(work: Callable[[], Awaitable[Response]]) -> Response:
         return error(handling_of(failure).http_status, "temporarily unavailable, retry later")
 
 
+class FlushMetrics:
+    """ASGI middleware: the metrics a request recorded are written when it ends, answered or not (a
+    local server has no invocation to end; behind Mangum the Lambda entry's flush finds nothing
+    left)."""
+
+    def __init__(self, app: ASGIApp, *, runtime: LazyRuntime) -> None:
+        self._app = app
+        self._runtime = runtime
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await self._app(scope, receive, send)
+        finally:
+            if (runtime := self._runtime.built) is not None:
+                runtime.services.metrics.flush()
+
+
 class ScrubbedErrors:
     """ASGI middleware: an error no route expected becomes a 500 and one log line naming its type
     only, instead of a traceback (whose message may quote a value) from the server or Mangum."""

@@ -9,6 +9,7 @@ one loop only.
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass
 
 import asyncpg
@@ -16,12 +17,15 @@ import httpx
 
 from handler.adapters.graph import WhatsAppSender
 from handler.adapters.groq import GroqReplies
+from handler.adapters.metrics import MetricsRecorder
 from handler.adapters.postgres import ConversationStore, database_errors
 from handler.adapters.retry import RetryPolicy
 from handler.adapters.tenant_secrets import SecretOpener
 from handler.conversation.services import Services
 from handler.settings import HandlerSettings
 from shared.logs import configure_logging
+
+logger = logging.getLogger("handler")
 
 DB_CONNECT_TIMEOUT_SECONDS = 5.0
 DB_COMMAND_TIMEOUT_SECONDS = 10.0
@@ -62,6 +66,7 @@ async def create_runtime(settings: HandlerSettings) -> Runtime:
         timeout=httpx.Timeout(settings.graph_timeout_seconds, connect=3.0),
         limits=httpx.Limits(max_connections=20, max_keepalive_connections=10),
     )
+    metrics = create_metrics(settings)
     services = Services(
         store=ConversationStore(pool, SecretOpener(settings.keyring)),
         groq=GroqReplies(
@@ -73,6 +78,7 @@ async def create_runtime(settings: HandlerSettings) -> Runtime:
             version=settings.graph_api_version,
             timeout=settings.graph_timeout_seconds,
         ),
+        metrics=metrics,
         groq_policy=RetryPolicy(
             max_attempts=settings.groq_max_attempts,
             base_delay=settings.retry_base_delay_seconds,
@@ -88,6 +94,17 @@ async def create_runtime(settings: HandlerSettings) -> Runtime:
         retry_delays=settings.lambda_retry_delays_seconds,
     )
     return Runtime(settings=settings, pool=pool, http=http, services=services)
+
+
+def create_metrics(settings: HandlerSettings) -> MetricsRecorder:
+    if not settings.metrics_enabled:
+        # Said once per container, so that a missing metric in CloudWatch is never a mystery.
+        logger.warning("application metrics are off (POWERTOOLS_METRICS_DISABLED or POWERTOOLS_DEV)")
+    return MetricsRecorder(
+        namespace=settings.metrics_namespace,
+        service=settings.metrics_service,
+        enabled=settings.metrics_enabled,
+    )
 
 
 class LazyRuntime:
@@ -110,6 +127,11 @@ class LazyRuntime:
                     settings = self._settings = HandlerSettings.from_env()
                     configure_logging(settings.log_level, loggers=("handler",))
                 self._runtime = await create_runtime(settings)
+        return self._runtime
+
+    @property
+    def built(self) -> Runtime | None:
+        """The runtime if it was built already (nothing is built by asking)."""
         return self._runtime
 
     async def close(self) -> None:

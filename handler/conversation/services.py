@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from handler.adapters.graph import WhatsAppSender
 from handler.adapters.groq import GroqReplies
+from handler.adapters.metrics import NO_METRICS, MetricsRecorder
 from handler.adapters.postgres import ConversationStore
 from handler.adapters.retry import RetryPolicy
 from providers.groq_models import DEFAULT_CHAT_MODEL
@@ -21,6 +22,8 @@ class Services:
     whatsapp: WhatsAppSender
     groq_policy: RetryPolicy
     graph_policy: RetryPolicy
+    # Application metrics (EMF lines), written once per invocation by the entry points.
+    metrics: MetricsRecorder = NO_METRICS
     default_groq_model: str = DEFAULT_CHAT_MODEL  # answers when Groq refuses a tenant's model
     # Lambda's MaximumRetryAttempts: a failed asynchronous invocation is tried this many times more,
     # after these delays (seconds) one after the other.
