@@ -68,15 +68,19 @@ async def create_runtime(settings: HandlerSettings) -> Runtime:
     )
     metrics = create_metrics(settings)
     services = Services(
-        store=ConversationStore(pool, SecretOpener(settings.keyring)),
+        store=ConversationStore(pool, SecretOpener(settings.keyring, metrics=metrics)),
         groq=GroqReplies(
-            http, timeout=settings.groq_timeout_seconds, base_url=settings.groq_base_url or None
+            http,
+            timeout=settings.groq_timeout_seconds,
+            base_url=settings.groq_base_url or None,
+            metrics=metrics,
         ),
         whatsapp=WhatsAppSender(
             http,
             base_url=settings.graph_api_base_url,
             version=settings.graph_api_version,
             timeout=settings.graph_timeout_seconds,
+            metrics=metrics,
         ),
         metrics=metrics,
         groq_policy=RetryPolicy(

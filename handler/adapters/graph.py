@@ -3,23 +3,35 @@ typing indicator."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import httpx
 
+from handler.adapters.metrics import NO_METRICS, MetricsRecorder
 from handler.errors import SendOutcomeUnknown, WhatsAppUnavailable, graph_refusal
 from handler.model import Recipient, WhatsAppCredentials
+from shared.logs import ms_since
 from shared.text import storable_text
 
 
 class WhatsAppSender:
     """`/{version}/{phone_number_id}/messages`, one shared HTTP client, the tenant's token per call."""
 
-    def __init__(self, http: httpx.AsyncClient, *, base_url: str, version: str, timeout: float) -> None:
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        *,
+        base_url: str,
+        version: str,
+        timeout: float,
+        metrics: MetricsRecorder = NO_METRICS,
+    ) -> None:
         self._http = http
         self._base_url = base_url.rstrip("/")
         self._version = version
         self._timeout = timeout
+        self._metrics = metrics  # each accepted message's send latency
 
     async def send_text(
         self, credentials: WhatsAppCredentials, to: Recipient, body: str, *, time_left: float | None = None
@@ -32,9 +44,11 @@ class WhatsAppSender:
             "type": "text",
             "text": {"preview_url": False, "body": body},
         }
+        started = time.perf_counter()
         data = await self._post_messages(credentials, payload, time_left)
         message_id = _message_id(data)
         if message_id:
+            self._metrics.graph_sent(ms_since(started))
             return message_id
         raise SendOutcomeUnknown("success without a message id")
 
