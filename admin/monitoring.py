@@ -16,6 +16,7 @@ from admin.records import (
     RecentMessage,
     Rejection,
     TenantFailedSends,
+    TenantMediaCount,
     TenantMessageCount,
     UnknownOutcome,
     UnknownOutcomes,
@@ -57,6 +58,22 @@ ORDER BY total DESC, u.email NULLS LAST
 """
 
 
+# migrations/010: media_outcome is set on customer messages that were voice notes (audio) or images
+# (image, sticker) only. Groq's cost of these is the tenant's key's: the counts say what it bought.
+_MEDIA_PER_TENANT = """
+SELECT u.email,
+       count(*) FILTER (WHERE c.message_type = 'audio' AND c.media_outcome = 'transcribed') AS voice_understood,
+       count(*) FILTER (WHERE c.message_type = 'audio' AND c.media_outcome = 'fell_back') AS voice_fell_back,
+       count(*) FILTER (WHERE c.message_type <> 'audio' AND c.media_outcome = 'seen') AS images_understood,
+       count(*) FILTER (WHERE c.message_type <> 'audio' AND c.media_outcome = 'fell_back') AS images_fell_back
+FROM customer_conversations AS c
+LEFT JOIN auth.users AS u ON u.id = c.user_id
+WHERE c.created_at > NOW() - INTERVAL '24 hours' AND c.sender = 'user' AND c.media_outcome IS NOT NULL
+GROUP BY c.user_id, u.email
+ORDER BY count(*) DESC, u.email NULLS LAST
+"""
+
+
 async def identification_rate(conn: asyncpg.Connection) -> IdentificationRate:
     row = await conn.fetchrow(_IDENTIFICATION_RATE)
     assert row is not None
@@ -89,6 +106,20 @@ async def messages_per_tenant(conn: asyncpg.Connection) -> list[TenantMessageCou
             from_assistant=row["from_assistant"],
         )
         for row in await conn.fetch(_MESSAGES_PER_TENANT)
+    ]
+
+
+async def media_per_tenant(conn: asyncpg.Connection) -> list[TenantMediaCount]:
+    """Per tenant, the last 24 h: voice notes and images understood, and those that fell back."""
+    return [
+        TenantMediaCount(
+            tenant_email=row["email"],
+            voice_notes_understood=row["voice_understood"],
+            voice_notes_fell_back=row["voice_fell_back"],
+            images_understood=row["images_understood"],
+            images_fell_back=row["images_fell_back"],
+        )
+        for row in await conn.fetch(_MEDIA_PER_TENANT)
     ]
 
 

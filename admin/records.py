@@ -110,6 +110,17 @@ class TenantMessageCount:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class TenantMediaCount:
+    """Voice notes and images a tenant's customers sent: understood, or answered with the notice."""
+
+    tenant_email: str | None
+    voice_notes_understood: int  # transcribed and answered like a text
+    voice_notes_fell_back: int
+    images_understood: int  # images and stickers a vision model answered
+    images_fell_back: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class UnknownOutcome:
     """A customer message whose reply may or may not have reached the customer (never resent)."""
 

@@ -8,13 +8,17 @@ AssistantError (shared/errors.py)
 │   ├── RetryLater                 a passing failure outlasted the invocation: Lambda's retry finishes it
 │   ├── DatabaseUnavailable        Postgres cannot be reached or refuses connections now
 │   ├── GroqUnavailable            Groq 429, 5xx, timeout, network: retried, then the fallback text
-│   └── WhatsAppUnavailable        a Graph error that passes (codes below, 5xx, 429, network)
+│   ├── WhatsAppUnavailable        a Graph error that passes (codes below, 5xx, 429, network)
+│   └── MediaUnavailable           a voice note or image could not be fetched or understood for now:
+│                                  Lambda's retry tries again, the last attempt sends the notice
 ├── PermanentError
 │   ├── UnstorableValue            Postgres refused a value of one message (NUL, surrogate, too long):
 │   │                              that message is refused with the reason, the rest of the batch goes on
 │   ├── GroqRejected               401 bad key, 404 retired model: not retried, surfaced by `check`
 │   ├── WhatsAppRejected           Meta refused the send for good (its code and title)
-│   └── SendOutcomeUnknown         the request left, no answer came back: never resent
+│   ├── SendOutcomeUnknown         the request left, no answer came back: never resent
+│   └── MediaRejected              media we will not take (too large, a type the next step cannot
+│                                  read, a checksum that does not match, no words in a voice note)
 └── InvocationFailed               an unexpected error, re-raised to Lambda with its type only
 GroqError and WhatsAppError are the two services' bases (a `reason`, a Graph code and title).
 """
@@ -124,6 +128,22 @@ class SendOutcomeUnknown(WhatsAppError, PermanentError):
 
     def __init__(self, what: str) -> None:
         super().__init__(code=None, title=what, http_status=None)
+
+
+class MediaRejected(PermanentError):
+    """A voice note or image we do not pass on; `reason` says why (never a value of the media)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class MediaUnavailable(TransientError):
+    """Fetching or understanding a voice note or image failed for now and a retry remains."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 # Graph error codes whose cause passes with time; every other code is permanent.

@@ -16,12 +16,21 @@ from handler.adapters.metrics import MetricsRecorder, Refusal
 from handler.conversation.envelope_flow import process_envelope, process_payload_text
 from handler.conversation.seed_relay import answer_seed_request
 from handler.conversation.seed_request import SeedRequest, parse_seed_request
-from handler.errors import describe_failure
+from handler.errors import DatabaseUnavailable, InvocationFailed, RetryLater, describe_failure
 from handler.model import BatchSummary, Deadline, PayloadProof
 from handler.runtime import LazyRuntime, Runtime
 from shared import SERVICE_VERSION
 from shared.envelope import Envelope, InvalidEnvelope
-from shared.errors import ConfigurationError, TransientError, handling_of
+from shared.errors import (
+    AssistantError,
+    ConfigurationError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    TransientError,
+    Unauthorized,
+    handling_of,
+)
 from shared.json_body import MalformedJson, parse_json_body
 from shared.signature import (
     FORWARDER_SIGNATURE_HEADER,
@@ -68,10 +77,16 @@ def error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"success": False, "error": message}, status_code=status)
 
 
+def refused(failure: AssistantError, message: str | None = None) -> JSONResponse:
+    """The answer to `failure`: the status its family has in the error table (shared/errors.py)."""
+    return error(handling_of(failure).http_status, str(failure) if message is None else message)
+
+
 def summary_response(summary: BatchSummary) -> JSONResponse:
     if summary.retry_later:
         # A passing failure left messages unanswered: the sender's retry finishes them.
-        return JSONResponse({"success": False, "retry": True, **summary.as_dict()}, status_code=503)
+        status = handling_of(RetryLater()).http_status
+        return JSONResponse({"success": False, "retry": True, **summary.as_dict()}, status_code=status)
     return JSONResponse({"success": True, **summary.as_dict()})
 
 
@@ -84,10 +99,10 @@ def refusal_response(
         return None
     if isinstance(refusal, ConfigurationError):
         logger.error("cannot verify signatures: setting missing", extra={"setting": secret_variable})
-        return error(handling_of(refusal).http_status, "not configured")
+        return refused(refusal, "not configured")
     logger.warning("signature rejected", extra={"reason": check.value})
     metrics.refused(Refusal.SIGNATURE)
-    return error(handling_of(refusal).http_status, str(refusal))
+    return refused(refusal)
 
 
 async def guarded(work: Callable[[], Awaitable[Response]]) -> Response:
@@ -97,7 +112,7 @@ async def guarded(work: Callable[[], Awaitable[Response]]) -> Response:
         return await work()
     except (TransientError, ConfigurationError) as failure:
         logger.error("dependency unavailable", extra={"error_type": type(failure).__name__})
-        return error(handling_of(failure).http_status, "temporarily unavailable, retry later")
+        return refused(failure, "temporarily unavailable, retry later")
 
 
 class FlushMetrics:
@@ -142,7 +157,9 @@ class ScrubbedErrors:
                 "request failed", extra={"path": scope.get("path", ""), "reason": describe_failure(failure)}
             )
             if not started:
-                await error(500, "internal error")(scope, receive, send)
+                await refused(InvocationFailed(describe_failure(failure)), "internal error")(
+                    scope, receive, send
+                )
 
 
 async def health(request: Request) -> Response:
@@ -163,7 +180,8 @@ async def health(request: Request) -> Response:
             "hasForwarderSecret": bool(settings.forwarder_handler_secret),
         },
     }
-    return JSONResponse(body, status_code=200 if database_ok else 503)
+    status = 200 if database_ok else handling_of(DatabaseUnavailable()).http_status
+    return JSONResponse(body, status_code=status)
 
 
 async def verify_webhook(request: Request) -> Response:
@@ -173,7 +191,7 @@ async def verify_webhook(request: Request) -> Response:
     if challenge is not None:
         return PlainTextResponse(challenge)
     logger.warning("webhook verification refused")
-    return PlainTextResponse("Forbidden", status_code=403)
+    return PlainTextResponse("Forbidden", status_code=handling_of(Forbidden()).http_status)
 
 
 async def meta_webhook(request: Request) -> Response:
@@ -189,7 +207,7 @@ async def meta_webhook(request: Request) -> Response:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         logger.warning("webhook refused", extra={"reason": "body is not UTF-8"})
-        return error(400, "body is not UTF-8")
+        return refused(InvalidInput("body is not UTF-8"))
 
     async def work() -> Response:
         try:
@@ -203,7 +221,7 @@ async def meta_webhook(request: Request) -> Response:
             )
         except InvalidEnvelope as invalid:
             logger.warning("webhook refused", extra={"reason": str(invalid)})
-            return error(400, str(invalid))
+            return refused(invalid)
         return summary_response(summary)
 
     return await guarded(work)
@@ -224,14 +242,14 @@ async def forwarded_envelope(request: Request) -> Response:
         envelope = Envelope.from_dict(data)
     except (MalformedJson, InvalidEnvelope) as invalid:
         logger.warning("forwarded envelope refused", extra={"reason": str(invalid)})
-        return error(400, f"invalid envelope: {invalid}")
+        return refused(invalid, f"invalid envelope: {invalid}")
 
     async def work() -> Response:
         try:
             # No request id: the sender's retries over HTTP are new requests, so every claim counts.
             summary = await process_envelope(envelope, runtime.services, request_deadline(request, runtime))
         except InvalidEnvelope as invalid:
-            return error(400, f"invalid envelope: {invalid}")
+            return refused(invalid, f"invalid envelope: {invalid}")
         return summary_response(summary)
 
     return await guarded(work)
@@ -254,13 +272,13 @@ async def web_chat(request: Request) -> Response:
         lazy: LazyRuntime = request.app.state.runtime
         if (built := lazy.built) is not None:
             built.services.metrics.refused(Refusal.WEB_CHAT_KEY)
-        return error(401, _WEB_CHAT_KEY_REFUSED)
+        return refused(Unauthorized(_WEB_CHAT_KEY_REFUSED))
     runtime = await runtime_of(request)
     try:
         seed_request = parse_seed_request(parse_json_body(await request.body()), web_only=True)
-    except ValueError as invalid:
+    except InvalidInput as invalid:
         logger.warning("web chat request refused", extra={"reason": str(invalid)})
-        return error(400, str(invalid))
+        return refused(invalid)
     return await _answer(request, runtime, replace(seed_request, web_chat_key=bearer))
 
 
@@ -271,17 +289,17 @@ async def seed_chatbot(request: Request) -> Response:
     expected = runtime.settings.seed_route_key
     if not expected:
         logger.warning("seed route called but SEED_ROUTE_KEY is not set: the route is off")
-        return error(404, "not found")
+        return refused(NotFound("not found"))
     presented = bearer_token(request) or ""
     if not hmac.compare_digest(presented.encode(), expected.encode()):
         logger.warning("seed route refused: missing or wrong key", extra={"hasKey": bool(presented)})
         runtime.services.metrics.refused(Refusal.SEED_ROUTE_KEY)
-        return error(401, "missing or invalid key")
+        return refused(Unauthorized("missing or invalid key"))
     try:
         seed_request = parse_seed_request(parse_json_body(await request.body()))
-    except ValueError as invalid:
+    except InvalidInput as invalid:
         logger.warning("seed request refused", extra={"reason": str(invalid)})
-        return error(400, str(invalid))
+        return refused(invalid)
     return await _answer(request, runtime, seed_request)
 
 

@@ -31,6 +31,10 @@ class GroqConfig:
     api_key: str = field(repr=False)
     model: str
     temperature: float
+    # Voice notes and images (None: the deployment's defaults, `MediaPolicy`).
+    vision_model: str | None = None
+    transcription_model: str | None = None
+    transcription_language: str | None = None  # ISO-639-1 hint, e.g. "fr"; None: Groq detects it
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -111,6 +115,35 @@ class Turn:
 
     sender: Literal["user", "bot"]
     content: str
+
+
+class MediaOutcome(StrEnum):
+    """What became of a customer's voice note or image (`customer_conversations.media_outcome`)."""
+
+    TRANSCRIBED = "transcribed"  # its content is the transcript, answered like a text
+    SEEN = "seen"  # a vision model answered it (its content says an image came, and its caption)
+    FELL_BACK = "fell_back"  # not understood: the notice was sent, the reason is its error_title
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MediaPolicy:
+    """The deployment's rules for media: how large a file is fetched, and the default models."""
+
+    max_audio_bytes: int
+    max_image_bytes: int
+    vision_model: str
+    transcription_model: str
+    check_sha256: bool = True  # compare the bytes with Meta's checksum when Meta gives one
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MediaMetadata:
+    """Graph's answer to `GET /{media-id}`: where the bytes are for the next 5 minutes, and what they are."""
+
+    url: str = field(repr=False)
+    mime_type: str
+    sha256: str | None
+    file_size: int | None
 
 
 # --- claims and what the store reports ---------------------------------------------------------

@@ -15,13 +15,14 @@ from dataclasses import dataclass
 import asyncpg
 import httpx
 
-from handler.adapters.graph import WhatsAppSender
+from handler.adapters.graph import WhatsAppMedia, WhatsAppSender
 from handler.adapters.groq import GroqReplies
 from handler.adapters.metrics import MetricsRecorder
 from handler.adapters.postgres import ConversationStore, database_errors
 from handler.adapters.retry import RetryPolicy
 from handler.adapters.tenant_secrets import SecretOpener
 from handler.conversation.services import Services
+from handler.model import MediaPolicy
 from handler.settings import HandlerSettings
 from shared.logs import configure_logging
 
@@ -83,6 +84,19 @@ async def create_runtime(settings: HandlerSettings) -> Runtime:
             metrics=metrics,
         ),
         metrics=metrics,
+        media=WhatsAppMedia(
+            http,
+            base_url=settings.graph_api_base_url,
+            version=settings.graph_api_version,
+            timeout=settings.graph_timeout_seconds,
+        ),
+        media_policy=MediaPolicy(
+            max_audio_bytes=settings.media_max_audio_bytes,
+            max_image_bytes=settings.media_max_image_bytes,
+            vision_model=settings.default_vision_model,
+            transcription_model=settings.default_transcription_model,
+            check_sha256=settings.media_check_sha256,
+        ),
         groq_policy=RetryPolicy(
             max_attempts=settings.groq_max_attempts,
             base_delay=settings.retry_base_delay_seconds,

@@ -8,7 +8,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from providers import graph_api
-from providers.groq_models import DEFAULT_CHAT_MODEL
+from providers.groq_models import (
+    DEFAULT_CHAT_MODEL,
+    DEFAULT_TRANSCRIPTION_MODEL,
+    DEFAULT_VISION_MODEL,
+    TRANSCRIPTION_UPLOAD_LIMIT_BYTES,
+    VISION_IMAGE_LIMIT_BYTES,
+)
 from shared.env import (
     ConfigurationError,
     comma_list,
@@ -24,6 +30,8 @@ DEFAULT_GRAPH_API_BASE_URL = graph_api.DEFAULT_BASE_URL
 DEFAULT_GRAPH_API_VERSION = graph_api.DEFAULT_VERSION  # providers/graph_api.py: each version's end
 DEFAULT_METRICS_NAMESPACE = "WhatsAppAssistant"
 DEFAULT_METRICS_SERVICE = "handler"
+# WhatsApp's own cap on audio (every audio type: 16 MB), well under Groq's 25 MB upload limit.
+DEFAULT_MEDIA_MAX_AUDIO_BYTES = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -49,6 +57,13 @@ class HandlerSettings:
     outcome_reserve_seconds: float
     # Answers in place of a tenant's model that Groq refuses (retired or unknown).
     default_groq_model: str = DEFAULT_CHAT_MODEL
+    # Voice notes and images: the largest file fetched (Groq's own limits bound them), and the
+    # models for tenants who name none.
+    media_max_audio_bytes: int = DEFAULT_MEDIA_MAX_AUDIO_BYTES
+    media_max_image_bytes: int = VISION_IMAGE_LIMIT_BYTES
+    default_vision_model: str = DEFAULT_VISION_MODEL
+    default_transcription_model: str = DEFAULT_TRANSCRIPTION_MODEL
+    media_check_sha256: bool = True  # compare downloaded media with Meta's checksum
     # Lambda's MaximumRetryAttempts for asynchronous invocations (the template sets both): while one
     # remains, a passing failure leaves the message for it instead of giving up.
     lambda_retry_attempts: int = 2
@@ -88,6 +103,17 @@ class HandlerSettings:
             retry_max_delay_seconds=optional_float(env, "RETRY_MAX_DELAY_SECONDS", 4.0),
             outcome_reserve_seconds=optional_float(env, "OUTCOME_RESERVE_SECONDS", 3.0),
             default_groq_model=optional_str(env, "DEFAULT_GROQ_MODEL", DEFAULT_CHAT_MODEL),
+            media_max_audio_bytes=_bounded_bytes(
+                env, "MEDIA_MAX_AUDIO_BYTES", DEFAULT_MEDIA_MAX_AUDIO_BYTES, TRANSCRIPTION_UPLOAD_LIMIT_BYTES
+            ),
+            media_max_image_bytes=_bounded_bytes(
+                env, "MEDIA_MAX_IMAGE_BYTES", VISION_IMAGE_LIMIT_BYTES, VISION_IMAGE_LIMIT_BYTES
+            ),
+            default_vision_model=optional_str(env, "DEFAULT_VISION_MODEL", DEFAULT_VISION_MODEL),
+            default_transcription_model=optional_str(
+                env, "DEFAULT_TRANSCRIPTION_MODEL", DEFAULT_TRANSCRIPTION_MODEL
+            ),
+            media_check_sha256=optional_bool(env, "MEDIA_CHECK_SHA256", True),
             lambda_retry_attempts=optional_int(env, "LAMBDA_RETRY_ATTEMPTS", 2),
             lambda_retry_delays_seconds=_delays(env, "LAMBDA_RETRY_DELAYS_SECONDS", (60.0, 120.0)),
             keyring=Keyring.from_env(env),
@@ -102,6 +128,14 @@ def _metrics_enabled(env: Mapping[str, str]) -> bool:
     """Powertools' own rule: POWERTOOLS_METRICS_DISABLED when set, else off in POWERTOOLS_DEV mode
     (Powertools would then print nothing, so the handler must not believe it records)."""
     return not optional_bool(env, "POWERTOOLS_METRICS_DISABLED", optional_bool(env, "POWERTOOLS_DEV", False))
+
+
+def _bounded_bytes(env: Mapping[str, str], name: str, default: int, groq_limit: int) -> int:
+    """A size limit in bytes, at most what Groq takes (a larger file would only be refused there)."""
+    value = optional_int(env, name, default, minimum=1)
+    if value > groq_limit:
+        raise ConfigurationError(f"{name} must be at most {groq_limit} (Groq refuses larger files)")
+    return value
 
 
 def _delays(env: Mapping[str, str], name: str, default: tuple[float, ...]) -> tuple[float, ...]:

@@ -1,5 +1,7 @@
 """The migration step that applies the Groq model catalogue to the database: the schema default
-is the catalogue's default, and every stored retired model moves to its replacement.
+is the catalogue's default, and every stored retired model moves to its replacement (a retired
+vision or speech-to-text model back to the deployment's default: Groq's replacement for an old
+vision model is often a model that cannot see).
 
 It runs after the SQL files on every `make migrate` (SQL cannot read the catalogue), changes
 nothing the second time, and reports each row it changed.
@@ -33,6 +35,23 @@ WHERE g.model = r.retired
 RETURNING g.id, g.user_id, r.retired, r.replacement
 """
 
+# NULL: the deployment's DEFAULT_VISION_MODEL / DEFAULT_TRANSCRIPTION_MODEL (migration 010).
+_RESET_RETIRED_VISION_MODELS = """
+UPDATE user_groq_config AS g
+SET vision_model = NULL, updated_at = now()
+FROM (SELECT id, vision_model FROM user_groq_config WHERE vision_model = ANY($1::text[])) AS old
+WHERE g.id = old.id
+RETURNING g.id, g.user_id, old.vision_model AS retired
+"""
+_RESET_RETIRED_TRANSCRIPTION_MODELS = """
+UPDATE user_groq_config AS g
+SET transcription_model = NULL, updated_at = now()
+FROM (SELECT id, transcription_model FROM user_groq_config WHERE transcription_model = ANY($1::text[])) AS old
+WHERE g.id = old.id
+RETURNING g.id, g.user_id, old.transcription_model AS retired
+"""
+DEPLOYMENT_DEFAULT = "the deployment's default"
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ModelUpgrade:
@@ -62,6 +81,16 @@ async def upgrade_retired_models(conn: asyncpg.Connection) -> list[ModelUpgrade]
         ModelUpgrade(config_id=row["id"], tenant_id=row["user_id"], retired=row[2], replacement=row[3])
         for row in rows
     ]
+    for statement in (_RESET_RETIRED_VISION_MODELS, _RESET_RETIRED_TRANSCRIPTION_MODELS):
+        upgrades += [
+            ModelUpgrade(
+                config_id=row["id"],
+                tenant_id=row["user_id"],
+                retired=row["retired"],
+                replacement=DEPLOYMENT_DEFAULT,
+            )
+            for row in await conn.fetch(statement, retired)
+        ]
     for upgrade in upgrades:
         logger.info(
             "retired Groq model replaced",

@@ -14,6 +14,9 @@ DEFAULT_BASE_URL = "https://graph.facebook.com"
 # v25.0: released 2026-02-18, served until 2028-07-29. Override with GRAPH_API_VERSION, or per tenant.
 DEFAULT_VERSION = "v25.0"
 _FORMAT = re.compile(r"^v(\d+)\.0$")
+# Where Graph's media URLs point (`lookaside.fbsbx.com`, Meta's media page): the tenant's token
+# goes with the download, so only to Meta's own hosts.
+MEDIA_HOST_SUFFIXES = ("fbsbx.com", "facebook.com", "fbcdn.net", "whatsapp.net")
 
 
 @dataclass(frozen=True, slots=True)

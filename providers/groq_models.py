@@ -173,6 +173,39 @@ RETIRED_MODELS: tuple[RetiredModel, ...] = (
 # product's former default, llama-3.3-70b-versatile.
 DEFAULT_CHAT_MODEL = "openai/gpt-oss-120b"
 DEFAULT_TRANSCRIPTION_MODEL = "whisper-large-v3-turbo"
+# Images go to this model unless a tenant names another: the only self-serve vision model since
+# Groq retired Llama 4 Scout (2026-07-17) and Qwen 3.6 (2026-09-14).
+DEFAULT_VISION_MODEL = "qwen/qwen3.8-27b"
+
+# --- what Groq takes (console.groq.com/docs/speech-to-text, /docs/vision) ----------------------
+# Speech to text: a file uploaded with the request is refused above 25 MB (413), on every plan.
+TRANSCRIPTION_UPLOAD_LIMIT_BYTES = 25 * 1000 * 1000
+# Groq reads the format from the file name's extension (".oga" is refused, the same bytes named
+# ".ogg" pass): the name each audio type is uploaded under. WhatsApp records voice notes as Opus
+# in OGG ("audio/ogg; codecs=opus"); AAC passes as ".m4a". AMR is not a format Groq takes.
+TRANSCRIPTION_FILE_NAMES = {
+    "audio/ogg": "voice.ogg",
+    "audio/opus": "voice.opus",
+    "audio/mpeg": "audio.mp3",
+    "audio/mp3": "audio.mp3",
+    "audio/mp4": "audio.m4a",
+    "audio/m4a": "audio.m4a",
+    "audio/x-m4a": "audio.m4a",
+    "audio/aac": "audio.m4a",
+    "audio/wav": "audio.wav",
+    "audio/x-wav": "audio.wav",
+    "audio/webm": "audio.webm",
+    "audio/flac": "audio.flac",
+}
+# The extensions Groq's transcription endpoint accepts (its own error message lists them).
+TRANSCRIPTION_EXTENSIONS = ("flac", "mp3", "mp4", "mpeg", "mpga", "m4a", "ogg", "opus", "wav", "webm")
+# Vision: a request holding a base64 image is refused above 4 MB (413), at most 3 images for
+# qwen3.8; images go as data URLs of these types.
+VISION_BASE64_REQUEST_LIMIT_BYTES = 4 * 1000 * 1000
+VISION_MAX_IMAGES = 3
+VISION_IMAGE_TYPES = ("image/jpeg", "image/png", "image/webp")
+# The largest image whose base64 (4/3 larger) leaves room in such a request for the prompt.
+VISION_IMAGE_LIMIT_BYTES = 2_900_000
 
 _CURRENT = {model.id: model for model in CURRENT_MODELS}
 _RETIRED = {model.id: model for model in RETIRED_MODELS}
@@ -217,11 +250,30 @@ def can_see_images(model_id: str) -> bool:
     return model is not None and model.vision
 
 
+def transcribes(model_id: str) -> bool:
+    """A speech-to-text model of the catalogue (a chat model cannot take audio)."""
+    model = current_model(model_id)
+    return model is not None and model.kind is Kind.SPEECH_TO_TEXT
+
+
+def transcription_file_name(mime_type: str) -> str | None:
+    """The file name an audio type is uploaded under; None: Groq cannot transcribe that type."""
+    return TRANSCRIPTION_FILE_NAMES.get(mime_type.split(";", 1)[0].strip().lower())
+
+
 __all__ = [
     "CURRENT_MODELS",
     "DEFAULT_CHAT_MODEL",
     "DEFAULT_TRANSCRIPTION_MODEL",
+    "DEFAULT_VISION_MODEL",
     "RETIRED_MODELS",
+    "TRANSCRIPTION_EXTENSIONS",
+    "TRANSCRIPTION_FILE_NAMES",
+    "TRANSCRIPTION_UPLOAD_LIMIT_BYTES",
+    "VISION_BASE64_REQUEST_LIMIT_BYTES",
+    "VISION_IMAGE_LIMIT_BYTES",
+    "VISION_IMAGE_TYPES",
+    "VISION_MAX_IMAGES",
     "GroqModel",
     "Kind",
     "Reasoning",
@@ -231,4 +283,6 @@ __all__ = [
     "reasoning_of",
     "replacement_for_retired",
     "retired_model",
+    "transcribes",
+    "transcription_file_name",
 ]

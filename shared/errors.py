@@ -10,7 +10,8 @@ AssistantError
 └── Refused              the caller may not do this                           the subclass's status
     ├── Unauthorized         no or a wrong credential                         401
     ├── Forbidden            a credential that does not allow this            403
-    └── NotFound             no such route here (switched off)                404
+    ├── NotFound             no such route here (switched off)                404
+    └── Conflict             someone else is doing it right now               409
 
 Each module raises into a family (`MasterKeyUnavailable(TransientError)`,
 `GroqRejected(GroqError, PermanentError)`, …): no caller lists library exception types. An error
@@ -58,6 +59,10 @@ class Forbidden(Refused):
 
 class NotFound(Refused):
     status = 404
+
+
+class Conflict(Refused):
+    status = 409
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

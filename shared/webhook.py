@@ -16,6 +16,7 @@ from enum import StrEnum
 from typing import Any
 
 from shared.errors import InvalidInput
+from shared.media import Location, Media, parse_location, parse_media
 from shared.text import is_identifier, storable_text
 
 WHATSAPP_OBJECT = "whatsapp_business_account"
@@ -97,6 +98,8 @@ class InboundMessage:
     text: str | None  # what we answer: the text body, or the title of a button or list reply
     raw: Mapping[str, Any] = field(repr=False, compare=False)
     origin: MessageOrigin = MessageOrigin.WEBHOOK
+    media: Media | None = None  # audio, image, sticker, document, video: what Graph can give us
+    location: Location | None = None  # a shared place
 
     @property
     def customer_id(self) -> str:
@@ -211,6 +214,8 @@ def _parse_message(raw: Mapping[str, Any], phone_number_id: str) -> InboundMessa
         timestamp=_timestamp(raw.get("timestamp")),
         text=_readable_text(message_type, raw),
         raw=raw,
+        media=parse_media(message_type.value, raw),
+        location=parse_location(raw) if message_type is MessageType.LOCATION else None,
     )
 
 

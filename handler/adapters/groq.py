@@ -1,4 +1,5 @@
-"""Groq chat completions with each tenant's own key, through the official SDK."""
+"""Groq with each tenant's own key, through the official SDK: chat completions (text, or an image
+part for a model that sees) and speech to text."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import re
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import groq
 import httpx
@@ -69,7 +70,7 @@ class GroqReplies:
     async def complete(
         self,
         config: GroqConfig,
-        messages: list[dict[str, str]],
+        messages: list[dict[str, Any]],
         *,
         model: str | None = None,
         time_left: float | None = None,
@@ -102,6 +103,38 @@ class GroqReplies:
             raise GroqUnavailable("empty completion")
         self._metrics.groq_completed(ms_since(started))
         return content
+
+    async def transcribe(
+        self,
+        config: GroqConfig,
+        audio: bytes,
+        *,
+        file_name: str,
+        mime_type: str,
+        model: str,
+        language: str | None = None,
+        time_left: float | None = None,
+    ) -> str:
+        """The words of a recording (`/openai/v1/audio/transcriptions`, multipart), one attempt;
+        `file_name`'s extension is what Groq reads the format from. May be empty (no speech)."""
+        timeout = self._timeout if time_left is None else max(min(self._timeout, time_left), 0.05)
+        try:
+            transcription = await self._client(config.api_key).audio.transcriptions.create(
+                file=(file_name, audio, mime_type),
+                model=model,
+                language=language if language else groq.omit,
+                response_format="json",
+                temperature=0.0,
+                timeout=timeout,
+            )
+        except groq.APIStatusError as error:
+            raise _status_error(error) from None
+        except groq.APITimeoutError:
+            raise GroqUnavailable("timeout") from None
+        except groq.APIConnectionError:
+            raise GroqUnavailable("connection failed") from None
+        text = getattr(transcription, "text", None)
+        return storable_text(text).strip() if isinstance(text, str) else ""
 
 
 def _answer_text(completion: object) -> str | None:

@@ -2,6 +2,7 @@
 
 An inbound WhatsApp text costs three statements: `claim_message` (tenant, dedupe claim and
 history in one), `record_reply` (the reply saved before it is sent) and `record_send_results`.
+A voice note or image costs one more, `record_media_outcome` (the transcript, or why not).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from handler.model import (
     Claim,
     ClaimOutcome,
     GroqConfig,
+    MediaOutcome,
     MessageStatus,
     NewMessage,
     ReplyStatus,
@@ -57,6 +59,9 @@ def tenant_from_settings(settings: Mapping[str, Any], secrets: TenantSecrets) ->
             api_key=secrets.groq_api_key,
             model=settings["model"] or DEFAULT_CHAT_MODEL,
             temperature=float(settings["temperature"] if settings["temperature"] is not None else 0.7),
+            vision_model=settings.get("vision_model") or None,
+            transcription_model=settings.get("transcription_model") or None,
+            transcription_language=settings.get("transcription_language") or None,
         )
     assistant = AssistantSettings(
         system_prompt=settings["system_prompt"] or "",
@@ -274,6 +279,18 @@ class ConversationStore:
             error_code,
             error_title,
         )
+
+    async def record_media_outcome(
+        self,
+        inbound_id: UUID,
+        outcome: MediaOutcome,
+        *,
+        content: str | None = None,
+        reason: str | None = None,
+    ) -> None:
+        """What became of a voice note or image: `content` (a transcript) replaces its marker in the
+        conversation log; `reason`: why it was not understood."""
+        await self._pool.execute(sql.RECORD_MEDIA_OUTCOME, inbound_id, outcome, content, reason)
 
     async def refuse_message(self, inbound_id: UUID, reason: str) -> None:
         await self._pool.execute(sql.REFUSE_MESSAGE, inbound_id, reason)

@@ -95,6 +95,15 @@ SET status = 'failed', content = NULL, error_title = $2, lease_expires_at = NULL
 WHERE id = $1
 """
 
+# A voice note or image understood (its transcript becomes the message's content), or not (the
+# reason is kept). Only while the message is being answered: a finished one is never rewritten.
+RECORD_MEDIA_OUTCOME = """
+UPDATE customer_conversations
+SET media_outcome = $2, content = coalesce($3, content), error_title = coalesce($4, error_title),
+    updated_at = now()
+WHERE id = $1 AND status = 'answering'
+"""
+
 FINISH_MESSAGE = """
 UPDATE customer_conversations
 SET status = $2, error_code = $3, error_title = $4, lease_expires_at = NULL, updated_at = now()

@@ -32,7 +32,8 @@ from handler.conversation.deliver import (
     typing_indicator,
 )
 from handler.conversation.services import Services
-from handler.errors import GroqUnavailable, UnstorableValue
+from handler.conversation.understand import answer_media, record_not_understood
+from handler.errors import GroqUnavailable, MediaUnavailable, UnstorableValue
 from handler.model import (
     BatchSummary,
     Claim,
@@ -216,7 +217,9 @@ async def _carry_out(
     claim, tenant = item.claim, item.tenant
     assert claim.inbound_id is not None
     inbound_id = claim.inbound_id
-    plan = decide.plan_message(item.message, claim, tenant, proof, after_answer=after_answer)
+    plan = decide.plan_message(
+        item.message, claim, tenant, proof, after_answer=after_answer, media_policy=services.media_policy
+    )
     try:
         match plan:
             case Refuse(reason=reason):
@@ -244,10 +247,11 @@ async def _carry_out(
         logger.error("message failed: a value cannot be stored", extra={"reason": str(error)})
         await services.store.finish_message(inbound_id, MessageStatus.FAILED, error_title=reason)
         return _done(item, MessageResult(outcome=Outcome.INVALID))
-    except GroqUnavailable as error:
+    except (GroqUnavailable, MediaUnavailable) as error:
         # Only raised while a retry remains: the customer gets the AI's answer later, not the fallback.
         logger.warning(
-            "Groq unavailable, leaving the message for Lambda's retry", extra={"reason": error.reason}
+            "Groq or the media unavailable, leaving the message for Lambda's retry",
+            extra={"reason": error.reason},
         )
         await _give_back(item, services)
         return MessageResult(outcome=Outcome.RETRY_LATER)
@@ -278,12 +282,18 @@ async def _reply(
                 assert in_turn is not None
                 history = in_turn
     async with typing_indicator(tenant, item.message.id, services, shown=plan.show_typing):
-        if plan.ask_ai:
+        if plan.media is not None:
+            reply = await answer_media(
+                tenant, claim.inbound_id, history, plan, services, deadline, retries_remain=retries_remain
+            )
+        elif plan.ask_ai:
             reply = await generate_reply(
                 tenant, history, plan.text, services, deadline, retries_remain=retries_remain
             )
         else:
-            reply = ReplyText(text=plan.notice or "")
+            reply = ReplyText(text=plan.notice or "", failure=plan.not_understood)
+            if plan.not_understood is not None:
+                await record_not_understood(claim.inbound_id, plan.not_understood, services)
     return await deliver_reply(
         tenant, claim.inbound_id, _recipient(item.message), reply, services, deadline, retries_remain
     )

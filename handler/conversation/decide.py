@@ -15,11 +15,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from handler.conversation.decide_media import (
+    MediaStep,
+    NotUnderstood,
+    location_text,
+    media_marker,
+    plan_media,
+)
 from handler.errors import GroqError, GroqRejected, GroqUnavailable, WhatsAppError
 from handler.model import (
     Claim,
     ClaimOutcome,
     FallbackKind,
+    MediaPolicy,
     MessageStatus,
     Outcome,
     PayloadProof,
@@ -54,8 +62,9 @@ _NOTHING_TO_ANSWER = frozenset(
 
 
 def decide(message: InboundMessage) -> Decision:
-    """Text, and the titles of button and list replies, go to the AI; other media get the notice."""
-    if message.text is not None:
+    """Text, the titles of button and list replies, and shared places go to the AI; other media get
+    the notice (voice notes and images are understood first when they can be: `plan_media`)."""
+    if message.text is not None or message.location is not None:
         return Decision(action=Action.ASK_AI)
     if message.type in _NOTHING_TO_ANSWER or message.type is MessageType.TEXT:  # (an empty text)
         return Decision(action=Action.IGNORE)
@@ -66,8 +75,20 @@ def decide(message: InboundMessage) -> Decision:
 
 
 def stored_content(message: InboundMessage) -> str:
-    """What the conversation log keeps for a message: its text, or a marker naming its type."""
-    return message.text if message.text is not None else f"[{message.type.value}]"
+    """What the conversation log keeps for a message: its text (a place in words), or a marker
+    naming its type, with its caption (a voice note's transcript replaces it once written)."""
+    if message.text is not None:
+        return message.text
+    if message.location is not None:
+        return location_text(message.location)
+    return media_marker(message)
+
+
+def readable_text(message: InboundMessage) -> str:
+    """What the AI reads of a message: its text, or a shared place in words."""
+    if message.text is not None:
+        return message.text
+    return location_text(message.location) if message.location is not None else ""
 
 
 # --- the plan for a claimed message --------------------------------------------------------------
@@ -100,23 +121,34 @@ class Reply:
 
     `wait_turn`: the customer's earlier messages are being answered, or wait for a retry (or one of
     this payload was answered just now): wait for them first, so that replies keep their order.
-    `show_typing`: mark the message read with "typing…" while the answer is made."""
+    `show_typing`: mark the message read with "typing…" while the answer is made.
+    `media`: a voice note or image to understand first (`decide_media`); the notice answers it if
+    that fails. `not_understood`: why the notice answers a voice note or image (recorded)."""
 
     ask_ai: bool
     text: str
     notice: str | None
     wait_turn: bool
     show_typing: bool
+    media: MediaStep | None = None
+    not_understood: str | None = None
 
 
 AnswerPlan = Refuse | Resend | Finish | Reply
 
 
 def plan_message(
-    message: InboundMessage, claim: Claim, tenant: Tenant, proof: PayloadProof, *, after_answer: bool
+    message: InboundMessage,
+    claim: Claim,
+    tenant: Tenant,
+    proof: PayloadProof,
+    *,
+    after_answer: bool,
+    media_policy: MediaPolicy | None = None,
 ) -> AnswerPlan:
     """What to do with a message this invocation holds. `after_answer`: a message of the same
-    customer earlier in this payload was answered just now (its reply belongs in the history)."""
+    customer earlier in this payload was answered just now (its reply belongs in the history).
+    `media_policy`: the deployment's rules for voice notes and images (None: the notice)."""
     if not proof_allows(proof, tenant):
         return Refuse(reason="not signed with the tenant's Meta app secret")
     if claim.outcome is ClaimOutcome.RESEND:
@@ -126,12 +158,17 @@ def plan_message(
         return Finish(status=MessageStatus.ANSWERED, outcome=Outcome.IGNORED)
     if action is Action.ASK_AI and tenant.groq is None:
         return Finish(status=MessageStatus.FAILED, outcome=Outcome.NO_GROQ, error_title="groq not configured")
+    media = None
+    if action is Action.SEND_UNREADABLE_NOTICE and media_policy is not None:
+        media = plan_media(message, tenant, media_policy)
     return Reply(
         ask_ai=action is Action.ASK_AI,
-        text=message.text or "",
+        text=readable_text(message),
         notice=None if action is Action.ASK_AI else tenant.assistant.unsupported_media_text,
         wait_turn=bool(claim.earlier_pending or claim.earlier_waiting or after_answer),
         show_typing=shows_typing(message, tenant),
+        media=None if isinstance(media, NotUnderstood) else media,
+        not_understood=media.reason if isinstance(media, NotUnderstood) else None,
     )
 
 

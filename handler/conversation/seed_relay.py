@@ -13,6 +13,7 @@ from handler.conversation.seed_request import SeedRequest
 from handler.conversation.services import Services
 from handler.errors import SERVICE_NOT_CONFIGURED
 from handler.model import Deadline, MessageStatus, Outcome, PayloadProof, ReplyStatus
+from shared.errors import AssistantError, ConfigurationError, Conflict, Unauthorized, handling_of
 from shared.logs import log_context, mask_phone
 from shared.webhook import InboundMessage, MessageOrigin, MessageType
 
@@ -25,10 +26,16 @@ class SeedResponse:
     body: dict[str, Any]
 
 
-_NOT_CONFIGURED = SeedResponse(status_code=503, body={"success": False, "error": SERVICE_NOT_CONFIGURED})
-_WEB_CHAT_KEY_REJECTED = SeedResponse(
-    status_code=401, body={"success": False, "error": "missing or invalid web chat key"}
-)
+def _refusal(failure: AssistantError) -> SeedResponse:
+    """The seed's error shape, with the status of the failure's family (shared/errors.py)."""
+    return SeedResponse(
+        status_code=handling_of(failure).http_status, body={"success": False, "error": str(failure)}
+    )
+
+
+_NOT_CONFIGURED = _refusal(ConfigurationError(SERVICE_NOT_CONFIGURED))
+_WEB_CHAT_KEY_REJECTED = _refusal(Unauthorized("missing or invalid web chat key"))
+_BEING_ANSWERED = _refusal(Conflict("message is being answered"))
 
 
 async def answer_seed_request(request: SeedRequest, services: Services, deadline: Deadline) -> SeedResponse:
@@ -80,7 +87,7 @@ async def _answer_whatsapp(request: SeedRequest, services: Services, deadline: D
     if result.outcome in (Outcome.NO_TENANT, Outcome.NO_GROQ):
         return _NOT_CONFIGURED
     if result.outcome in (Outcome.DEFERRED, Outcome.RETRY_LATER):
-        return SeedResponse(status_code=409, body={"success": False, "error": "message is being answered"})
+        return _BEING_ANSWERED
     return SeedResponse(
         status_code=200,
         body={

@@ -3,14 +3,28 @@ the deployment's retry settings."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from handler.adapters.graph import WhatsAppSender
+from handler.adapters.graph import WhatsAppMedia, WhatsAppSender
 from handler.adapters.groq import GroqReplies
 from handler.adapters.metrics import NO_METRICS, MetricsRecorder
 from handler.adapters.postgres import ConversationStore
 from handler.adapters.retry import RetryPolicy
-from providers.groq_models import DEFAULT_CHAT_MODEL
+from handler.model import MediaPolicy
+from handler.settings import DEFAULT_MEDIA_MAX_AUDIO_BYTES
+from providers.groq_models import (
+    DEFAULT_CHAT_MODEL,
+    DEFAULT_TRANSCRIPTION_MODEL,
+    DEFAULT_VISION_MODEL,
+    VISION_IMAGE_LIMIT_BYTES,
+)
+
+DEFAULT_MEDIA_POLICY = MediaPolicy(
+    max_audio_bytes=DEFAULT_MEDIA_MAX_AUDIO_BYTES,
+    max_image_bytes=VISION_IMAGE_LIMIT_BYTES,
+    vision_model=DEFAULT_VISION_MODEL,
+    transcription_model=DEFAULT_TRANSCRIPTION_MODEL,
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -22,6 +36,8 @@ class Services:
     whatsapp: WhatsAppSender
     groq_policy: RetryPolicy
     graph_policy: RetryPolicy
+    media: WhatsAppMedia  # customers' voice notes and images, fetched with the tenant's token
+    media_policy: MediaPolicy = field(default=DEFAULT_MEDIA_POLICY)
     # Application metrics (EMF lines), written once per invocation by the entry points.
     metrics: MetricsRecorder = NO_METRICS
     default_groq_model: str = DEFAULT_CHAT_MODEL  # answers when Groq refuses a tenant's model
