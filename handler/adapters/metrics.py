@@ -4,8 +4,9 @@ into metrics of the namespace by CloudWatch Logs (any other place the lines go j
 
 Dimensions are few and fixed (`Outcome`, `Reason`, `Column`, each with a handful of values), so the
 metrics stay cheap and can be added up; who the tenant or the customer is never becomes a dimension
-or a value: that detail stays in the log lines. A count with a dimension is published twice from the
-same line, with it and with `service` alone: the totals the alarms read.
+or a value: that detail stays in the log lines. A count with dimensions is published twice from the
+same line, with them and without the first one (for one dimension: `service` alone, the totals the
+alarms read).
 
 | metric | unit | dimensions besides `service` | one per |
 | --- | --- | --- | --- |
@@ -17,6 +18,9 @@ same line, with it and with `service` alone: the totals the alarms read.
 | `ModelSubstitutions` | Count | | answer made with the default model in place of a refused one |
 | `Refusals` | Count | `Reason` (`Refusal`) | request, message or status refused as not proven |
 | `UndecryptableSecrets` | Count | `Column` (tenant_secrets SecretColumn) | stored tenant secret that cannot be decrypted |
+| `Media` | Count | `Kind` (audio, image, sticker), `Outcome` (handler.model.MediaOutcome) | voice note or image, by what became of it |
+
+`Media` is published with both dimensions and with `Outcome` alone (all kinds together).
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from enum import StrEnum
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
 
-from handler.model import BatchSummary, FallbackKind, Outcome
+from handler.model import BatchSummary, FallbackKind, MediaOutcome, Outcome
 from tenant_secrets.secrets_crypto import SecretColumn
 
 
@@ -39,6 +43,7 @@ class Metric(StrEnum):
     MODEL_SUBSTITUTIONS = "ModelSubstitutions"
     REFUSALS = "Refusals"
     UNDECRYPTABLE_SECRETS = "UndecryptableSecrets"
+    MEDIA = "Media"
 
 
 class Refusal(StrEnum):
@@ -51,8 +56,8 @@ class Refusal(StrEnum):
     STATUS_PROOF = "status_proof"  # a delivery status not proven to come from its tenant's own Meta app
 
 
-# One dimension (name, value), or None: `service` only.
-Dimension = tuple[str, str] | None
+# The dimensions (name, value) of a line besides `service`, the one that refines first; () for none.
+Dimensions = tuple[tuple[str, str], ...]
 
 
 class MetricsRecorder:
@@ -64,7 +69,7 @@ class MetricsRecorder:
         self._namespace = namespace
         self._service = service
         self._enabled = enabled
-        self._pending: dict[Dimension, AmazonCloudWatchEMFProvider] = {}
+        self._pending: dict[Dimensions, AmazonCloudWatchEMFProvider] = {}
 
     @classmethod
     def disabled(cls) -> MetricsRecorder:
@@ -76,18 +81,18 @@ class MetricsRecorder:
         return self._enabled
 
     def message(self, outcome: Outcome) -> None:
-        self._add(Metric.MESSAGES, MetricUnit.Count, 1, ("Outcome", outcome.value))
+        self._add(Metric.MESSAGES, MetricUnit.Count, 1, (("Outcome", outcome.value),))
 
     def messages(self, summary: BatchSummary) -> None:
         """Every message of a payload, by outcome."""
         for outcome, count in summary.outcomes.items():
-            self._add(Metric.MESSAGES, MetricUnit.Count, count, ("Outcome", outcome))
+            self._add(Metric.MESSAGES, MetricUnit.Count, count, (("Outcome", outcome),))
 
     def answered(self, *, fallback: FallbackKind | None = None) -> None:
         """A reply was made for the AI's turn: its answer (`fallback` None), or the fallback text."""
         self._add(Metric.ANSWERED, MetricUnit.Count, 1)
         if fallback is not None:
-            self._add(Metric.FALLBACKS, MetricUnit.Count, 1, ("Reason", fallback.value))
+            self._add(Metric.FALLBACKS, MetricUnit.Count, 1, (("Reason", fallback.value),))
 
     def groq_completed(self, milliseconds: float) -> None:
         self._add(Metric.GROQ_LATENCY, MetricUnit.Milliseconds, milliseconds)
@@ -99,10 +104,14 @@ class MetricsRecorder:
         self._add(Metric.MODEL_SUBSTITUTIONS, MetricUnit.Count, 1)
 
     def refused(self, refusal: Refusal) -> None:
-        self._add(Metric.REFUSALS, MetricUnit.Count, 1, ("Reason", refusal.value))
+        self._add(Metric.REFUSALS, MetricUnit.Count, 1, (("Reason", refusal.value),))
 
     def secret_unreadable(self, column: SecretColumn) -> None:
-        self._add(Metric.UNDECRYPTABLE_SECRETS, MetricUnit.Count, 1, ("Column", column.value))
+        self._add(Metric.UNDECRYPTABLE_SECRETS, MetricUnit.Count, 1, (("Column", column.value),))
+
+    def media(self, kind: str, outcome: MediaOutcome) -> None:
+        """A voice note or image (`kind`: the message type, audio, image or sticker) understood or not."""
+        self._add(Metric.MEDIA, MetricUnit.Count, 1, (("Kind", kind), ("Outcome", outcome.value)))
 
     def flush(self) -> None:
         """Write what was recorded since the last flush (nothing when nothing was), and forget it."""
@@ -111,22 +120,23 @@ class MetricsRecorder:
             if provider.metric_set:  # (empty after Powertools wrote it at 100 values)
                 provider.flush_metrics()
 
-    def _add(self, metric: Metric, unit: MetricUnit, value: float, dimension: Dimension = None) -> None:
+    def _add(self, metric: Metric, unit: MetricUnit, value: float, dimensions: Dimensions = ()) -> None:
         if not self._enabled:
             return
-        provider = self._pending.get(dimension)
+        provider = self._pending.get(dimensions)
         if provider is None:
-            provider = self._pending[dimension] = self._provider(dimension)
+            provider = self._pending[dimensions] = self._provider(dimensions)
         # Powertools writes a line by itself when one metric reaches 100 values (its EMF limit).
         provider.add_metric(name=metric.value, unit=unit, value=value)
 
-    def _provider(self, dimension: Dimension) -> AmazonCloudWatchEMFProvider:
+    def _provider(self, dimensions: Dimensions) -> AmazonCloudWatchEMFProvider:
         # A provider of our own (not `Metrics`, whose state every instance in the process shares):
-        # each container's thread records apart, and a line carries one dimension value.
+        # each container's thread records apart, and a line carries one value per dimension.
         provider = AmazonCloudWatchEMFProvider(namespace=self._namespace, service=self._service)
-        if dimension is not None:
-            provider.add_dimension(name=dimension[0], value=dimension[1])
-            provider.add_dimensions(service=self._service)  # the same values again, as the total
+        for name, value in dimensions:
+            provider.add_dimension(name=name, value=value)
+        if dimensions:  # the same values again, without the first dimension: the total over it
+            provider.add_dimensions(**dict(dimensions[1:]), service=self._service)
         return provider
 
 

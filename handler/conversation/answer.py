@@ -293,7 +293,9 @@ async def _reply(
         else:
             reply = ReplyText(text=plan.notice or "", failure=plan.not_understood)
             if plan.not_understood is not None:
-                await record_not_understood(claim.inbound_id, plan.not_understood, services)
+                media = item.message.media
+                assert media is not None  # only a voice note or an image is "not understood"
+                await record_not_understood(claim.inbound_id, media.kind, plan.not_understood, services)
     return await deliver_reply(
         tenant, claim.inbound_id, _recipient(item.message), reply, services, deadline, retries_remain
     )

@@ -25,14 +25,17 @@ from standins.graph import GraphStandIn
 from standins.groq import GroqStandIn
 from tenant_secrets.secrets_crypto import SecretColumn
 from tests.factories import SeededTenant, add_tenant, issue_web_chat_key, seal
+from tests.handler.test_media import photo_of, voice_note_of, webhook
 from tests.handler.conftest import SEED_ROUTE_KEY, LambdaContainer, LambdaTestContext
 from tests.handler.events import APP_SECRET, business_of, envelope_event, function_url_event
 from tests.handler.test_web_chat_keys import chat_event
+from tests.media_samples import image_message, voice_note_message
 
 CUSTOMER = "242066582610"
 NAMESPACE = "WhatsAppAssistant"
 # Every dimension a metric may have: none names a tenant, a customer or a message.
-DIMENSIONS = {"service", "Outcome", "Reason", "Column"}
+DIMENSIONS = {"service", "Outcome", "Reason", "Column", "Kind"}
+OTHER_CUSTOMER = "33700000000"
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +84,17 @@ def total(lines: list[MetricLine], metric: str, **dimensions: str) -> float:
     return sum(values(lines, metric, **dimensions))
 
 
+def documents(lines: list[MetricLine]) -> dict[frozenset[tuple[str, str]], set[str]]:
+    """Each EMF document as its dimension values (besides `service`) and its metric names; an
+    invocation writing one document twice for the same values would fail here."""
+    found: dict[frozenset[tuple[str, str]], set[str]] = {}
+    for line in lines:
+        key = frozenset((name, value) for name, value in line.dimensions.items() if name != "service")
+        assert key not in found, f"two documents for {sorted(key)}"
+        found[key] = set(line.values)
+    return found
+
+
 def assert_nothing_personal(printed: str, tenant: SeededTenant) -> None:
     for line in metric_lines(printed):
         assert line.namespace == NAMESPACE
@@ -125,8 +139,11 @@ async def test_a_replied_message_is_counted_with_its_outcome_and_groq_and_graph_
     assert groq_ms > 0 and graph_ms > 0
     latency = next(line for line in lines if "GroqLatency" in line.values)
     assert latency.units["GroqLatency"] == "Milliseconds" and latency.dimension_sets == [["service"]]
-    # One line per dimension value, all written at the end of the invocation.
-    assert len(lines) == len({tuple(sorted(line.dimensions.items())) for line in lines})
+    # Exactly one document per set of dimension values, all written at the end of the invocation.
+    assert documents(lines) == {
+        frozenset(): {"Answered", "GroqLatency", "GraphSendLatency"},
+        frozenset({("Outcome", "replied")}): {"Messages"},
+    }
     assert_nothing_personal(printed, tenant)
 
 
@@ -157,6 +174,11 @@ async def test_a_groq_outage_counts_retry_later_on_each_raising_attempt_then_the
     [fallbacks] = [line for line in lines if "Fallbacks" in line.values]
     assert fallbacks.dimension_sets == [["Reason", "service"], ["service"]]
     assert values(lines, "GroqLatency") == []  # no completion succeeded
+    assert documents(lines) == {
+        frozenset(): {"Answered", "GraphSendLatency"},
+        frozenset({("Reason", "groq_unavailable")}): {"Fallbacks"},
+        frozenset({("Outcome", "replied")}): {"Messages"},
+    }
     assert_nothing_personal(printed, tenant)
 
 
@@ -173,6 +195,58 @@ async def test_a_rejected_groq_key_is_a_fallback_of_its_own_reason(
 
     lines = metric_lines(stdout.readouterr().out)
     assert total(lines, "Fallbacks", Reason="groq_rejected") == 1 and total(lines, "Answered") == 1
+
+
+async def test_a_voice_note_transcribed_and_an_image_seen_are_counted_by_kind(
+    db: asyncpg.Connection,
+    container: LambdaContainer,
+    groq: GroqStandIn,
+    graph: GraphStandIn,
+    stdout: pytest.CaptureFixture[str],
+) -> None:
+    tenant = await add_tenant(db, 1)
+    groq.transcribe = lambda request: "Vous livrez samedi ?"
+    voice_note = voice_note_message(voice_note_of(graph, tenant), sender=CUSTOMER)
+    photo = image_message(photo_of(graph, tenant), "Le menu", sender=OTHER_CUSTOMER)
+
+    result = await container.invoke(envelope_event(webhook(tenant, voice_note, photo)))
+
+    assert result["messages"] == {"replied": 2}
+    printed = stdout.readouterr().out
+    lines = metric_lines(printed)
+    assert total(lines, "Media", Kind="audio", Outcome="transcribed") == 1
+    assert total(lines, "Media", Kind="image", Outcome="seen") == 1
+    media = next(line for line in lines if "Media" in line.values)
+    # Published by kind and outcome and, from the same line, by outcome over every kind.
+    assert media.dimension_sets == [["Kind", "Outcome", "service"], ["Outcome", "service"]]
+    # The transcript is answered like a text (Answered); the image by the vision model, not a text.
+    assert total(lines, "Answered") == 1 and total(lines, "Messages", Outcome="replied") == 2
+    assert len(values(lines, "GroqLatency")) == 2 and len(values(lines, "GraphSendLatency")) == 2
+    assert "Vous livrez" not in printed and OTHER_CUSTOMER not in printed
+    assert_nothing_personal(printed, tenant)
+
+
+async def test_media_not_understood_is_counted_as_fallen_back_by_kind(
+    db: asyncpg.Connection,
+    container: LambdaContainer,
+    groq: GroqStandIn,
+    graph: GraphStandIn,
+    stdout: pytest.CaptureFixture[str],
+) -> None:
+    tenant = await add_tenant(db, 1)
+    groq.fail_transcriptions(None, status=401)  # for good: the notice at once
+    await db.execute("UPDATE user_groq_config SET vision_model = 'openai/gpt-oss-120b'")  # cannot see
+    voice_note = voice_note_message(voice_note_of(graph, tenant), sender=CUSTOMER)
+    photo = image_message(photo_of(graph, tenant), "Le menu", sender=OTHER_CUSTOMER)
+
+    await container.invoke(envelope_event(webhook(tenant, voice_note, photo)))
+
+    lines = metric_lines(stdout.readouterr().out)
+    assert total(lines, "Media", Kind="audio", Outcome="fell_back") == 1
+    assert total(lines, "Media", Kind="image", Outcome="fell_back") == 1
+    assert values(lines, "Media", Kind="audio", Outcome="transcribed") == []
+    # The notice is not the AI's turn: neither an answer nor a Groq fallback.
+    assert total(lines, "Answered") == 0 and total(lines, "Fallbacks") == 0
 
 
 async def test_a_retired_model_counts_a_substitution(
