@@ -25,9 +25,9 @@ from standins.graph import GraphStandIn
 from standins.groq import GroqStandIn
 from tenant_secrets.secrets_crypto import SecretColumn
 from tests.factories import SeededTenant, add_tenant, issue_web_chat_key, seal
-from tests.handler.test_media import photo_of, voice_note_of, webhook
 from tests.handler.conftest import SEED_ROUTE_KEY, LambdaContainer, LambdaTestContext
 from tests.handler.events import APP_SECRET, business_of, envelope_event, function_url_event
+from tests.handler.test_media import photo_of, voice_note_of, webhook
 from tests.handler.test_web_chat_keys import chat_event
 from tests.media_samples import image_message, voice_note_message
 
