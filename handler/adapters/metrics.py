@@ -2,7 +2,7 @@
 utility: recorded while an invocation runs, written to stdout by `flush` when it ends, and turned
 into metrics of the namespace by CloudWatch Logs (any other place the lines go just keeps them).
 
-Dimensions are few and fixed (`Outcome`, `Reason`, `Column`, each with a handful of values), so the
+Dimensions are few and fixed (`Outcome`, `Reason`, `Column`, `Kind`, each a short list), so the
 metrics stay cheap and can be added up; who the tenant or the customer is never becomes a dimension
 or a value: that detail stays in the log lines. A count with dimensions is published twice from the
 same line, with them and without the first one (for one dimension: `service` alone, the totals the
@@ -19,8 +19,6 @@ alarms read).
 | `Refusals` | Count | `Reason` (`Refusal`) | request, message or status refused as not proven |
 | `UndecryptableSecrets` | Count | `Column` (tenant_secrets SecretColumn) | stored tenant secret that cannot be decrypted |
 | `Media` | Count | `Kind` (audio, image, sticker), `Outcome` (handler.model.MediaOutcome) | voice note or image, by what became of it |
-
-`Media` is published with both dimensions and with `Outcome` alone (all kinds together).
 """
 
 from __future__ import annotations

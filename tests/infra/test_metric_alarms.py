@@ -13,6 +13,7 @@ import pytest
 from handler.adapters.metrics import Metric, MetricsRecorder
 from handler.model import FallbackKind
 from handler.settings import DEFAULT_METRICS_NAMESPACE
+from ops.database import PROJECT_ROOT
 from tenant_secrets.secrets_crypto import SecretColumn
 from tests.infra.test_template import resources_of_type, transform
 
@@ -137,3 +138,10 @@ def test_the_application_alarms_notify_the_alarm_topic_and_ignore_missing_data(
     assert alarm["AlarmActions"] == topic and alarm["OKActions"] == topic
     # The handler publishes a metric only when it happens: a quiet night is not breaching.
     assert alarm["TreatMissingData"] == "notBreaching"
+
+
+def test_the_deployment_guide_lists_every_metric_and_both_alarms() -> None:
+    guide = (PROJECT_ROOT / "infra" / "DEPLOY.md").read_text()
+    listed = {line.split("|")[1].strip().strip("`") for line in guide.splitlines() if line.startswith("| `")}
+    assert {metric.value for metric in Metric} <= listed
+    assert "FallbackRateAlarm" in guide and "UndecryptableSecretsAlarm" in guide
