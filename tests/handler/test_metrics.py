@@ -262,6 +262,10 @@ async def test_a_retired_model_counts_a_substitution(
     assert total(lines, "ModelSubstitutions") == 1
     assert total(lines, "Answered") == 1 and total(lines, "Fallbacks") == 0
     assert len(values(lines, "GroqLatency")) == 1  # the default model's answer; the refusal is not
+    assert documents(lines) == {
+        frozenset(): {"Answered", "GroqLatency", "GraphSendLatency", "ModelSubstitutions"},
+        frozenset({("Outcome", "replied")}): {"Messages"},
+    }
     assert "llama" not in printed  # the model is the tenant's choice: in the logs, not a metric
     assert_nothing_personal(printed, tenant)
 
