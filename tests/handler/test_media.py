@@ -395,6 +395,28 @@ async def test_media_is_never_logged_and_only_its_words_are_stored(
     assert TRANSCRIPT in stored and f"[image] {caption}" in stored
 
 
+@pytest.mark.parametrize("stage", ["transcription", "vision"])
+async def test_a_slow_failing_groq_on_media_is_bounded_by_the_invocations_deadline(
+    db: asyncpg.Connection, container: LambdaContainer, groq: GroqStandIn, graph: GraphStandIn, stage: str
+) -> None:
+    tenant = await add_tenant(db, 1)
+    if stage == "transcription":
+        groq.fail_transcriptions(None, status=503, delay=0.6)
+        item = voice_note_message(voice_note_of(graph, tenant))
+    else:
+        groq.fail_next(None, status=503, retry_after=None, delay=0.6, model=VISION)
+        item = image_message(photo_of(graph, tenant), "Prix ?")
+    started = time.monotonic()
+
+    with pytest.raises(RetryLater):  # a retry remains: the message waits for it
+        await container.invoke(envelope_event(webhook(tenant, item)), LambdaTestContext(remaining_ms=5_000))
+
+    assert time.monotonic() - started < 5.0
+    calls = groq.transcriptions if stage == "transcription" else groq.requests
+    assert calls and all(call.status == 503 for call in calls)  # it reached Groq, and waited no longer
+    assert graph.delivered == [] and (await customer_row(db))["status"] == "received"
+
+
 # --- tenants ----------------------------------------------------------------------------------
 
 
