@@ -31,7 +31,7 @@ DEFAULT_GRAPH_API_VERSION = graph_api.DEFAULT_VERSION  # providers/graph_api.py:
 DEFAULT_METRICS_NAMESPACE = "WhatsAppAssistant"
 DEFAULT_METRICS_SERVICE = "handler"
 # WhatsApp's own cap on audio (every audio type: 16 MB), well under Groq's 25 MB upload limit.
-DEFAULT_MEDIA_MAX_AUDIO_BYTES = 16 * 1024 * 1024
+DEFAULT_MEDIA_MAX_AUDIO_BYTES = graph_api.WHATSAPP_AUDIO_LIMIT_BYTES
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
