@@ -244,12 +244,12 @@ BEGIN
                           WHEN p_kind = 'edit' THEN 'edited' ELSE 'revoked' END;
     END IF;
 
-    -- Replaying an echo pauses until the same time again: nothing changes.
-    IF v_outcome <> 'own_message' AND p_pause_seconds > 0 THEN
+    -- The pause runs from when the human's message reaches us, not from Meta's timestamp: an echo
+    -- delivered late (or a sample replayed) must still keep two voices apart. A replayed echo
+    -- (duplicate) does not lengthen it.
+    IF v_outcome NOT IN ('own_message', 'duplicate') AND p_pause_seconds > 0 THEN
         INSERT INTO conversation_pauses AS p (user_id, customer_key, paused_until, reason)
-        VALUES (p_user, v_key,
-                least(coalesce(p_meta_timestamp, now()), now()) + make_interval(secs => p_pause_seconds),
-                'human_reply')
+        VALUES (p_user, v_key, now() + make_interval(secs => p_pause_seconds), 'human_reply')
         ON CONFLICT (user_id, customer_key) DO UPDATE
         SET reason = CASE WHEN p.paused_until > EXCLUDED.paused_until THEN p.reason ELSE EXCLUDED.reason END,
             paused_at = CASE WHEN p.paused_until > now() THEN p.paused_at ELSE now() END,

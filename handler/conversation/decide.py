@@ -215,7 +215,7 @@ def plan_in_turn(
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RecordEcho:
     """Keep the business's message in the conversation (`content`), and keep the assistant out of
-    it for `pause_seconds` from the message's time (0: the tenant wants no pause)."""
+    it for `pause_seconds` from when the echo reached us (0: the tenant wants no pause)."""
 
     content: str | None
     pause_seconds: int

@@ -4,6 +4,7 @@ back in, conversations and tenants paused by the operator. Quiet means stored, n
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -77,6 +78,24 @@ async def test_after_the_business_writes_by_hand_the_customer_is_stored_and_not_
     assert pause is not None and pause["reason"] == "human_reply"
     assert 11.9 * 3600 < pause["left"].total_seconds() <= 12 * 3600  # the default: 12 h
     assert system.lambdas.dead_letters == []
+
+
+async def test_an_echo_delivered_late_pauses_from_its_arrival_and_a_replay_does_not_lengthen_it(
+    db: asyncpg.Connection, system: System, groq: GroqStandIn
+) -> None:
+    tenant = await add_tenant(db, 1)
+    a_day_ago = int(time.time()) - 86400  # Meta's timestamp: the human wrote long before it reached us
+    late_echo = business_says(tenant, HUMAN, wamid="wamid.late-echo", timestamp=a_day_ago)
+    system.post_and_settle(late_echo)
+    first = await db.fetchval("SELECT paused_until FROM conversation_pauses")
+    system.post_and_settle(late_echo)  # Meta delivers it again
+    system.post_and_settle(customer_says(tenant, "Vous êtes là ?"))
+
+    assert await db.fetchval("SELECT paused_until FROM conversation_pauses") == first
+    left = await db.fetchval("SELECT paused_until - now() FROM conversation_pauses")
+    assert 11.9 * 3600 < left.total_seconds() <= 12 * 3600
+    assert groq.requests == []
+    assert await customer_rows(db) == [("Vous êtes là ?", "quiet", "paused_by_human")]
 
 
 async def test_once_the_pause_is_over_the_ai_answers_with_the_humans_message_in_its_history(
