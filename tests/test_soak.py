@@ -9,8 +9,10 @@ from pathlib import Path
 from bench.soak import SoakPlan, soak
 
 
-def test_short_soak_loses_nothing_doubles_nothing_and_keeps_each_customers_order(tmp_path: Path) -> None:
-    report = soak(SoakPlan(customers=25, messages_per_customer=4, groq_outage_seconds=4.0), tmp_path)
+def test_short_soak_loses_nothing_doubles_nothing_and_keeps_each_customers_order(
+    postgres_folder: Path,
+) -> None:
+    report = soak(SoakPlan(customers=25, messages_per_customer=4, groq_outage_seconds=4.0), postgres_folder)
 
     print(report.table())  # noqa: T201 - the table is the point of a soak run
     assert report.duplicates_concurrent > 0 and report.duplicates_later > 0 and report.duplicates_repacked > 0

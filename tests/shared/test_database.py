@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,20 +29,16 @@ JOIN_AND_STAY = (
 
 
 @pytest.fixture
-def pgdata() -> Iterator[Path]:
-    """Outside pytest's tmp_path: as root, Postgres runs as the `pgserver` user and must traverse the
-    path, while every pytest start resets /tmp/pytest-of-root to mode 0700. A server the test left
-    running is stopped."""
-    folder = Path(tempfile.mkdtemp(prefix="embedded-postgres-test-"))
-    yield folder / "pg"
-    postmaster = folder / "pg" / "postmaster.pid"
+def pgdata(postgres_folder: Path) -> Iterator[Path]:
+    """A data folder; a server the test left running is stopped."""
+    yield postgres_folder / "pg"
+    postmaster = postgres_folder / "pg" / "postmaster.pid"
     if postmaster.exists():
         pid = int(postmaster.read_text().splitlines()[0])
         os.kill(pid, signal.SIGINT)  # fast shutdown
         deadline = time.monotonic() + 30
         while not is_gone(pid) and time.monotonic() < deadline:
             time.sleep(0.1)
-    shutil.rmtree(folder, ignore_errors=True)
 
 
 def join(pgdata: Path, how: str) -> subprocess.Popen[str]:
