@@ -23,7 +23,7 @@ UV_STAMP    := $(VENV)/.uv-$(UV_VERSION)
 LOCAL := $(VENV)/.installed-local
 DEV   := $(VENV)/.installed-dev
 
-.PHONY: install test lint format bench run migrate admin clean package deploy events lock
+.PHONY: install test lint format bench run migrate admin clean package deploy events invoke lock
 
 install: $(DEV)
 
@@ -56,6 +56,7 @@ lint: $(DEV)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 format: $(DEV)
 	$(BIN)/ruff check --fix .
@@ -65,7 +66,7 @@ bench: $(LOCAL)
 	$(BIN)/python -m bench
 
 migrate: $(LOCAL)
-	$(BIN)/python -m shared.migrate
+	$(BIN)/python -m ops.migrate
 
 # e.g. make admin ARGS="check"  (the same as .venv/bin/wa-admin check)
 admin: $(LOCAL)
@@ -88,6 +89,11 @@ deploy: $(LOCAL)
 
 events: $(LOCAL)
 	$(BIN)/python -m infra.sample_events list
+
+# e.g. make invoke EVENT=infra/events/envelope-text.json: one sample event through the real
+# lambda_handler in this process, against make run's database, with the stand-ins (no Docker).
+invoke: $(LOCAL)
+	@$(BIN)/python -m localrun.invoke $(EVENT)
 
 clean:
 	rm -rf .venv .venv-* build .data/test-postgres

@@ -12,9 +12,12 @@ from admin import validate
 from admin.commands import COMMANDS, Console
 from admin.connection import connect, require_migrated_schema
 from admin.errors import AdminError
+from admin.local_key import adopt_local_master_key
+from admin.sample_webhook import DEFAULT_TEST_CUSTOMER, DEFAULT_TEST_TEXT
+from admin.webhook_test import DEFAULT_FORWARDER_URL, DEFAULT_WAIT_SECONDS
+from providers.groq_models import DEFAULT_CHAT_MODEL, DEFAULT_TRANSCRIPTION_MODEL, DEFAULT_VISION_MODEL
 from shared.env import ConfigurationError
-from shared.groq_models import DEFAULT_CHAT_MODEL
-from shared.master_keys import MasterKeyError, MasterKeyUnavailable
+from tenant_secrets.master_keys import MasterKeyError, MasterKeyUnavailable
 
 _DESCRIPTION = """\
 Manage the tenants of the WhatsApp assistant in Postgres (DATABASE_URL, or the embedded server).
@@ -67,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
         "to any customer. Exit 1 unless both work.",
     )
     _add_tenant_argument(test)
+    _add_webhook_test(sub)
     stats = sub.add_parser(
         "stats",
         help="identification rate (24 h), recent messages (1 h), messages per tenant (24 h), "
@@ -134,6 +138,44 @@ def _add_set_whatsapp(sub: argparse._SubParsersAction[_Parser]) -> None:
     )
 
 
+def _add_webhook_test(sub: argparse._SubParsersAction[_Parser]) -> None:
+    parser = sub.add_parser(
+        "webhook-test",
+        help="send one signed sample webhook to a running forwarder and show what became of it",
+        description="Sends one text message from a test customer to the tenant's number, as a Meta "
+        "webhook signed with the tenant's own app secret, else the first of META_APP_SECRET, else make "
+        "run's local app secret (the data folder's local-secrets.json); then shows the forwarder's "
+        "answer and, from this database, the stored message and its reply. Exit 0 when the reply "
+        "reached Graph (sent, delivered or read), 1 otherwise. On Meta's side a reply to the "
+        "fictional default customer fails (Graph code 131026): for a real end-to-end check, write to "
+        "the number from your own WhatsApp and pass --customer YOUR_NUMBER.",
+    )
+    _add_tenant_argument(parser)
+    parser.add_argument(
+        "--forwarder-url",
+        type=validate.forwarder_url,
+        default=DEFAULT_FORWARDER_URL,
+        metavar="URL",
+        help=f"the forwarder's webhook (default {DEFAULT_FORWARDER_URL}, make run's; the stack's "
+        "WebhookUrl output for a deployed one)",
+    )
+    parser.add_argument(
+        "--customer",
+        type=validate.customer_number,
+        default=DEFAULT_TEST_CUSTOMER,
+        metavar="NUMBER",
+        help=f"who writes, with the country code (default {DEFAULT_TEST_CUSTOMER}, a fictional number)",
+    )
+    parser.add_argument("--text", type=validate.text, default=DEFAULT_TEST_TEXT, metavar="TEXT")
+    parser.add_argument(
+        "--wait",
+        type=validate.wait_seconds,
+        default=DEFAULT_WAIT_SECONDS,
+        metavar="SECONDS",
+        help=f"how long to look for the stored message and its reply (default {DEFAULT_WAIT_SECONDS})",
+    )
+
+
 def _add_set_groq(sub: argparse._SubParsersAction[_Parser]) -> None:
     parser = sub.add_parser(
         "set-groq",
@@ -171,6 +213,27 @@ def _add_set_groq(sub: argparse._SubParsersAction[_Parser]) -> None:
         choices=("on", "off"),
         help="mark customers' messages read and show 'typing…' while the assistant thinks (default on)",
     )
+    parser.add_argument(
+        "--vision-model",
+        type=validate.model_or_default,
+        metavar="MODEL",
+        help=f"the model that answers images, one that sees (default: the deployment's, {DEFAULT_VISION_MODEL});"
+        " 'default' to follow the deployment's again",
+    )
+    parser.add_argument(
+        "--transcription-model",
+        type=validate.model_or_default,
+        metavar="MODEL",
+        help=f"Groq's speech-to-text model for voice notes (default: the deployment's, {DEFAULT_TRANSCRIPTION_MODEL});"
+        " 'default' to follow the deployment's again",
+    )
+    parser.add_argument(
+        "--transcription-language",
+        type=validate.transcription_language,
+        metavar="CODE",
+        help="the language voice notes are in, as ISO-639-1 (e.g. fr): faster and more accurate;"
+        " 'auto' (the default) lets Groq detect it",
+    )
     _add_secret_options(parser, "api-key", "Groq API key")
 
 
@@ -183,13 +246,20 @@ async def _run(args: argparse.Namespace, console: Console) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run one admin command; returns the exit code (0 ok, 1 check failed or database down, 2 bad input)."""
+    """Run one admin command; returns the exit code (0 ok, 1 check failed or the database failed during
+    the command, 2 bad input or an unusable DATABASE_URL)."""
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # --help, or a usage error already reported on one line
         return exc.code if isinstance(exc.code, int) else 2
     console = Console(stdin=sys.stdin, stdout=sys.stdout, env=os.environ)
     try:
+        adopted = adopt_local_master_key(os.environ)
+        if adopted is not None:
+            sys.stderr.write(
+                f"note: using the local master key {adopted} (make run's; no KMS_KEY_ID,"
+                " LOCAL_MASTER_KEY or LOCAL_MASTER_KEY_FILE is set)\n"
+            )
         return asyncio.run(_run(args, console))
     except AdminError as exc:
         message = " ".join(str(exc).split())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from argparse import Namespace
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
@@ -10,8 +11,15 @@ from typing import TextIO
 import asyncpg
 
 from admin import checks, configs, live_check, monitoring, render, security, tenants, validate
+from admin.errors import NotConfigured
+from admin.message_trace import follow_message
+from admin.sample_webhook import SampleMessage, build_payload, new_wamid, sign_payload
 from admin.secrets_input import SecretSource, read_secret
-from shared.migrate import run_migrations
+from admin.signing_secret import SecretCandidates, choose_signing_secret, read_local_secret_file
+from admin.webhook_test import HintContext, WebhookTestReport, judge, post_webhook
+from ops.database import local_secrets_path
+from ops.migrate import run_migrations
+from shared.env import comma_list
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -82,6 +90,12 @@ async def set_groq(conn: asyncpg.Connection, args: Namespace, console: Console) 
     )
     if args.model is not None:
         validate.catalogued_chat_model(args.model, allow_unknown=args.allow_unknown_model)
+    if args.vision_model is not None:
+        validate.catalogued_vision_model(args.vision_model)
+    if args.transcription_model is not None:
+        validate.catalogued_transcription_model(
+            args.transcription_model, allow_unknown=args.allow_unknown_model
+        )
     changes = configs.GroqChanges(
         api_key=api_key,
         model=args.model,
@@ -91,6 +105,9 @@ async def set_groq(conn: asyncpg.Connection, args: Namespace, console: Console) 
         fallback_text=args.fallback_text,
         unsupported_media_text=args.unsupported_media_text,
         typing_indicator=None if args.typing_indicator is None else args.typing_indicator == "on",
+        vision_model=args.vision_model,
+        transcription_model=args.transcription_model,
+        transcription_language=args.transcription_language,
     )
     async with conn.transaction():
         tenant = await tenants.find_tenant(conn, args.tenant)
@@ -100,7 +117,10 @@ async def set_groq(conn: asyncpg.Connection, args: Namespace, console: Console) 
         config = await configs.set_groq_config(conn, tenant, changes)
     console.write(
         f"Groq config {'created' if config.created else 'updated'} for {tenant.email or tenant.id}:"
-        f" model {config.model}, temperature {config.temperature}, history length {config.history_length}"
+        f" model {config.model}, temperature {config.temperature}, history length {config.history_length};"
+        f" images: {config.vision_model or 'the default vision model'},"
+        f" voice notes: {config.transcription_model or 'the default speech model'}"
+        f" ({config.transcription_language or 'language detected'})"
     )
     return 0
 
@@ -160,13 +180,70 @@ async def test_tenant(conn: asyncpg.Connection, args: Namespace, console: Consol
     return 0 if results and all(result.ok for result in results) else 1
 
 
+async def webhook_test(conn: asyncpg.Connection, args: Namespace, console: Console) -> int:
+    """Exit 0 when the sample message was answered (the reply reached Graph), 1 otherwise."""
+    tenant = await tenants.find_tenant(conn, args.tenant)
+    name = tenant.email or str(tenant.id)
+    [credentials] = await configs.tenant_credentials(conn, tenant)
+    if credentials.phone_number_id is None:
+        raise NotConfigured(f"tenant {name} has no WhatsApp number: wa-admin set-whatsapp {name} first")
+    if not credentials.active:
+        raise NotConfigured(
+            f"tenant {name}'s number {credentials.phone_number_id} is inactive: wa-admin reactivate {name}"
+        )
+    signing = choose_signing_secret(
+        SecretCandidates(
+            tenant_secret=credentials.app_secret,
+            tenant_secret_unreadable=credentials.app_secret_unreadable,
+            env_secrets=comma_list(console.env, "META_APP_SECRET"),
+            local=read_local_secret_file(local_secrets_path(console.env)),
+        )
+    )
+    sample = SampleMessage(
+        phone_number_id=credentials.phone_number_id,
+        customer=args.customer,
+        text=args.text,
+        wamid=new_wamid(),
+        timestamp=int(time.time()),
+    )
+    webhook = sign_payload(build_payload(sample), signing.secret, wamid=sample.wamid)
+    answer = await post_webhook(args.forwarder_url, webhook)
+    trace = await follow_message(conn, sample.wamid, args.wait) if answer.accepted else None
+    context = HintContext(
+        tenant_id=tenant.id,
+        tenant=name,
+        customer=sample.customer,
+        url=args.forwarder_url,
+        signed_with=signing.origin,
+        wait_seconds=args.wait,
+    )
+    judgement = judge(answer, trace, context)
+    report = WebhookTestReport(
+        context=context,
+        phone_number_id=sample.phone_number_id,
+        wamid=sample.wamid,
+        text=sample.text,
+        signing_notes=signing.notes,
+        answer=answer,
+        trace=trace,
+        judgement=judgement,
+    )
+    console.write(render.webhook_test_report(report))
+    return judgement.verdict.exit_code
+
+
 async def stats(conn: asyncpg.Connection, args: Namespace, console: Console) -> int:
     rate = await monitoring.identification_rate(conn)
     recent = await monitoring.recent_messages(conn, args.limit)
     per_tenant = await monitoring.messages_per_tenant(conn)
     unknown = await monitoring.unknown_outcomes(conn, args.limit)
     failed = await monitoring.failed_sends_per_tenant(conn)
-    console.write(render.stats_report(rate, recent, per_tenant) + render.delivery_report(unknown, failed))
+    media = await monitoring.media_per_tenant(conn)
+    console.write(
+        render.stats_report(rate, recent, per_tenant)
+        + render.media_report(media)
+        + render.delivery_report(unknown, failed)
+    )
     return 0
 
 
@@ -206,6 +283,7 @@ COMMANDS: dict[str, Command] = {
     "reactivate": Command(run=reactivate),
     "check": Command(run=check),
     "test": Command(run=test_tenant),
+    "webhook-test": Command(run=webhook_test),
     "stats": Command(run=stats),
     "migrate": Command(run=migrate, needs_migrated_schema=False),
     "issue-web-chat-key": Command(run=issue_web_chat_key),

@@ -7,22 +7,25 @@ from contextlib import asynccontextmanager
 
 import asyncpg
 
-from admin.errors import DatabaseFailure, SchemaNotMigrated
-from shared.database import resolve_database_url
-from shared.migrate import discover_migrations
+from admin.errors import DatabaseFailure, DatabaseNotReachable, SchemaNotMigrated
+from ops.database import resolve_database_url
+from ops.database_connect import DatabaseUnusable, connect_database
+from ops.migrate import discover_migrations
 
 _CONNECT_TIMEOUT_SECONDS = 10.0
 
 
 @asynccontextmanager
 async def connect(env: Mapping[str, str]) -> AsyncIterator[asyncpg.Connection]:
-    """`DATABASE_URL` or the embedded server; failures become a one-line `DatabaseFailure`."""
+    """`DATABASE_URL` or the embedded server: one that cannot be used is `DatabaseNotReachable`, a
+    failure during the command `DatabaseFailure` (each one line)."""
     url = resolve_database_url(env)
     try:
-        conn = await asyncpg.connect(url, timeout=_CONNECT_TIMEOUT_SECONDS)
-    except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
-        first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise DatabaseFailure(f"cannot connect to the database: {first_line}") from None
+        conn = await connect_database(
+            url, configured=bool(env.get("DATABASE_URL", "").strip()), timeout=_CONNECT_TIMEOUT_SECONDS
+        )
+    except DatabaseUnusable as unusable:
+        raise DatabaseNotReachable(str(unusable)) from None
     try:
         yield conn
     except asyncpg.PostgresError as exc:

@@ -7,8 +7,9 @@
     ├── DuplicateEmail         a tenant with that email exists already
     ├── PhoneNumberInUse       the number is active for another tenant
     ├── NotConfigured          the tenant has no config of the kind the command changes
-    └── SchemaNotMigrated      the database lacks migrations this code needs
-    DatabaseFailure        exit 1, the database could not be reached or failed
+    ├── SchemaNotMigrated      the database lacks migrations this code needs
+    └── DatabaseNotReachable   DATABASE_URL is malformed, or nothing answers there
+    DatabaseFailure        exit 1, the database failed during the command
 
 Messages never contain a secret: the classes that concern secrets name only where it was expected.
 """
@@ -49,6 +50,10 @@ class PhoneNumberInUse(AdminError):
 
 
 class NotConfigured(AdminError):
+    pass
+
+
+class DatabaseNotReachable(AdminError):
     pass
 
 

@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from admin.checks import Problem
 from admin.live_check import LiveResult
+from admin.message_trace import PREVIEW_CHARACTERS, MessageTrace, StoredReply
 from admin.records import (
     ErrorCodeCount,
     IdentificationRate,
     RecentMessage,
     TenantFailedSends,
+    TenantMediaCount,
     TenantMessageCount,
     TenantOverview,
     TenantStatus,
     UnknownOutcomes,
 )
+from admin.sample_webhook import DEFAULT_TEST_CUSTOMER
+from admin.webhook_test import WebhookTestReport
 from shared.logs import mask_phone
 
 Cell = str | int | bool | None
@@ -120,6 +125,23 @@ def stats_report(
     return out
 
 
+def media_report(counts: Sequence[TenantMediaCount]) -> str:
+    """Voice notes and images per tenant: understood (transcribed, seen) and fallen back to the notice."""
+    return "\nvoice notes and images per tenant (last 24 h):\n" + table(
+        ("tenant", "voice_understood", "voice_fell_back", "images_understood", "images_fell_back"),
+        [
+            (
+                c.tenant_email or "(unidentified)",
+                c.voice_notes_understood,
+                c.voice_notes_fell_back,
+                c.images_understood,
+                c.images_fell_back,
+            )
+            for c in counts
+        ],
+    )
+
+
 def delivery_report(unknown: UnknownOutcomes, failed: Sequence[TenantFailedSends]) -> str:
     """Replies that may not have reached the customer, then the sends Graph refused per tenant."""
     shown = len(unknown.messages)
@@ -181,3 +203,80 @@ def live_report(results: Sequence[LiveResult]) -> str:
     )
     working = sum(1 for r in results if r.ok)
     return out + f"\n{working} of {len(results)} tenants' credentials work\n"
+
+
+def webhook_test_report(report: WebhookTestReport) -> str:
+    """What was sent and how, what the forwarder said, the rows it led to, then the verdict and hints."""
+    context, answer = report.context, report.answer
+    # The fictional default is shown whole; a real number the operator gave is masked like any customer's.
+    customer = (
+        f"{DEFAULT_TEST_CUSTOMER} (fictional test number; --customer for another)"
+        if context.customer == DEFAULT_TEST_CUSTOMER
+        else mask_phone(context.customer)
+    )
+    lines = [
+        f"webhook test for {context.tenant} (phone_number_id {report.phone_number_id})",
+        _field("customer", customer),
+        _field("text", _cell(_preview(report.text))),
+        _field("signed", f"with {context.signed_with}"),
+        *(_field("note", note) for note in report.signing_notes),
+        _field("message", report.wamid),
+        _field(
+            "forwarder",
+            f"POST {context.url}: "
+            + (
+                f"no answer ({answer.failure})"
+                if answer.status is None
+                else f"{answer.status} {_cell(answer.body)} ({answer.elapsed_ms:g} ms)".rstrip()
+            ),
+        ),
+        *_trace_lines(report.trace, context.wait_seconds),
+        "",
+        f"result: {report.judgement.verdict.value}",
+        *(f"  - {hint}" for hint in report.judgement.hints),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _trace_lines(trace: MessageTrace | None, wait_seconds: float) -> list[str]:
+    if trace is None:
+        return [_field("stored", "not looked for: the forwarder did not take the webhook")]
+    if trace.message is None:
+        return [_field("stored", f"no row with this message id after {wait_seconds:g} s")]
+    message = trace.message
+    stored = f"customer message {message.status or '-'}" + (
+        f", {_cell(_without_code(message.error_title))}" if message.error_title else ""
+    )
+    if trace.waited_seconds >= _WORTH_SAYING_SECONDS:
+        stored += f" (after {trace.waited_seconds:.1f} s)"
+    parts = len(trace.replies)
+    replies = [
+        _field("reply" if parts == 1 else f"reply {index}/{parts}", _reply(reply))
+        for index, reply in enumerate(trace.replies, start=1)
+    ]
+    return [_field("stored", stored), *(replies or [_field("reply", "none recorded")])]
+
+
+# The local forwarder answers once the handler is done: rows found at once need no timing.
+_WORTH_SAYING_SECONDS = 0.5
+
+
+def _reply(reply: StoredReply) -> str:
+    error = [str(reply.error_code)] if reply.error_code is not None else []
+    if reply.error_title:
+        error.append(_cell(_without_code(reply.error_title)))
+    shown = f"{reply.status or '-'}" + (f" ({' '.join(error)})" if error else "")
+    return f'{shown}  "{_cell(_preview(reply.preview))}"'
+
+
+def _without_code(title: str) -> str:
+    """Graph's messages start with their code, `(#131026) Message undeliverable`: shown once is enough."""
+    return re.sub(r"^\(#\d+\)\s*", "", title)
+
+
+def _preview(text: str) -> str:
+    return text if len(text) <= PREVIEW_CHARACTERS else text[:PREVIEW_CHARACTERS] + "…"
+
+
+def _field(label: str, value: str) -> str:
+    return f"  {label:<10} {value}"

@@ -6,11 +6,18 @@ import re
 from argparse import ArgumentTypeError
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
+from urllib.parse import urlsplit, urlunsplit
 
 from admin.errors import InvalidInput
 from admin.secrets_input import Secret
-from shared.graph_api import is_version_name, served_on
-from shared.groq_models import Kind, current_model, replacement_for_retired, retired_model
+from providers.graph_api import is_version_name, served_on
+from providers.groq_models import (
+    Kind,
+    can_see_images,
+    current_model,
+    replacement_for_retired,
+    retired_model,
+)
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _DIGITS = re.compile(r"[0-9]{1,32}")
@@ -18,6 +25,12 @@ _DIGITS = re.compile(r"[0-9]{1,32}")
 _ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]{0,63}")
 _MAX_TEMPERATURE = Decimal(2)
 _MAX_HISTORY_LENGTH = 100
+# E.164 without the plus sign, as Meta writes `from` and `wa_id`: a country code and up to 15 digits.
+_CUSTOMER_NUMBER = re.compile(r"[1-9][0-9]{6,14}")
+_CUSTOMER_NUMBER_PUNCTUATION = str.maketrans("", "", " -.()")
+_MAX_WAIT_SECONDS = 600
+# ISO-639-1 as Groq's speech to text takes it (it also knows a few three-letter codes: haw, yue).
+_LANGUAGE = re.compile(r"[a-z]{2,3}")
 
 
 def email(value: str) -> str:
@@ -78,6 +91,19 @@ def model(value: str) -> str:
     return cleaned
 
 
+def model_or_default(value: str) -> str:
+    """A Groq model (not retired), or `default` (stored as none: the deployment's default)."""
+    return "default" if value.strip() == "default" else model(value)
+
+
+def transcription_language(value: str) -> str:
+    """An ISO-639-1 code (e.g. fr), or `auto` (stored as none: Groq detects the language)."""
+    cleaned = value.strip().lower()
+    if cleaned != "auto" and not _LANGUAGE.fullmatch(cleaned):
+        raise ArgumentTypeError(f"a language is an ISO-639-1 code such as fr or en, or auto; got {value!r}")
+    return cleaned
+
+
 def text(value: str) -> str:
     """A message or prompt: anything but blank."""
     if not value.strip():
@@ -115,7 +141,7 @@ def groq_api_key(key: Secret) -> None:
 
 
 def catalogued_chat_model(model_id: str, *, allow_unknown: bool) -> None:
-    """A chat model of the catalogue (`shared.groq_models`), or any with `allow_unknown`."""
+    """A chat model of the catalogue (`providers.groq_models`), or any with `allow_unknown`."""
     known = current_model(model_id)
     if known is None:
         if allow_unknown:
@@ -128,6 +154,37 @@ def catalogued_chat_model(model_id: str, *, allow_unknown: bool) -> None:
         raise InvalidInput(f"{model_id} is a {known.kind.value.replace('_', '-')} model, not a chat model")
 
 
+def catalogued_vision_model(model_id: str) -> None:
+    """A model of the catalogue that sees images ('default' aside): the handler sends an image to
+    no other."""
+    if model_id == "default" or can_see_images(model_id):
+        return
+    known = current_model(model_id)
+    if known is None:
+        raise InvalidInput(
+            f"{model_id} is not a vision model this release knows; images go only to one it knows"
+        )
+    raise InvalidInput(f"{model_id} cannot see images; use qwen/qwen3.8-27b or default")
+
+
+def catalogued_transcription_model(model_id: str, *, allow_unknown: bool) -> None:
+    """A speech-to-text model of the catalogue ('default' aside), or any with `allow_unknown`."""
+    if model_id == "default":
+        return
+    known = current_model(model_id)
+    if known is None:
+        if allow_unknown:
+            return
+        raise InvalidInput(
+            f"{model_id} is not a Groq model this release knows; check the name, or pass"
+            " --allow-unknown-model if Groq added it since"
+        )
+    if known.kind is not Kind.SPEECH_TO_TEXT:
+        raise InvalidInput(
+            f"{model_id} is a {known.kind.value.replace('_', '-')} model, not a speech-to-text model"
+        )
+
+
 def graph_api_version(value: str) -> str:
     """`vNN.0` that Meta serves today, or `default` (stored as no override)."""
     cleaned = value.strip()
@@ -138,3 +195,45 @@ def graph_api_version(value: str) -> str:
     if not served_on(cleaned, datetime.now(UTC).date()):
         raise ArgumentTypeError(f"Meta does not serve Graph API version {cleaned} (expired or unknown)")
     return cleaned
+
+
+def customer_number(value: str) -> str:
+    """A WhatsApp number as Meta writes it: digits with the country code (`+`, spaces, dashes dropped)."""
+    cleaned = value.strip().translate(_CUSTOMER_NUMBER_PUNCTUATION).removeprefix("+")
+    if not _CUSTOMER_NUMBER.fullmatch(cleaned):
+        raise ArgumentTypeError(
+            f"a customer number is 7 to 15 digits with the country code (e.g. 33612345678), got {value!r}"
+        )
+    return cleaned
+
+
+def wait_seconds(value: str) -> int:
+    try:
+        number = int(value.strip())
+    except ValueError:
+        raise ArgumentTypeError(f"must be a whole number of seconds, got {value!r}") from None
+    if not 0 <= number <= _MAX_WAIT_SECONDS:
+        raise ArgumentTypeError(f"must be from 0 to {_MAX_WAIT_SECONDS} seconds, got {number}")
+    return number
+
+
+def forwarder_url(value: str) -> str:
+    """An http(s) URL of the forwarder's webhook; a bare host or `/` gets `/webhook` added.
+
+    Credentials in the URL are refused without echoing it: the URL is printed in the report."""
+    cleaned = value.strip()
+    shown = repr(value) if "@" not in value else "(not shown: it holds an @)"
+    try:
+        parts = urlsplit(cleaned)
+        has_credentials = parts.username is not None or parts.password is not None
+        _ = parts.port  # a port that is not a number, or out of range, raises here
+    except ValueError:
+        raise ArgumentTypeError(f"not a URL: {shown}") from None
+    if has_credentials:
+        raise ArgumentTypeError("the forwarder URL must not carry credentials")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ArgumentTypeError(f"expects an http:// or https:// URL, got {shown}")
+    if any(char.isspace() for char in cleaned) or parts.fragment:
+        raise ArgumentTypeError(f"not a URL: {shown}")
+    path = parts.path if parts.path not in ("", "/") else "/webhook"
+    return urlunsplit((parts.scheme, parts.netloc, path, parts.query, ""))

@@ -27,11 +27,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from shared.database import PROJECT_ROOT, data_dir
+from ops.database import PROJECT_ROOT, data_dir
 
 # Which of our top-level packages each function's code needs.
 FUNCTION_PACKAGES: Mapping[str, tuple[str, ...]] = {
-    "handler": ("handler", "shared"),
+    "handler": ("handler", "shared", "tenant_secrets", "providers"),
     "forwarder": ("forwarder", "shared"),
 }
 # The runtime the template declares (python3.13, arm64).

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
@@ -11,9 +11,9 @@ from uuid import UUID
 import asyncpg
 
 from shared.env import ConfigurationError
-from shared.master_keys import Keyring, MasterKeyError
-from shared.secrets_crypto import SecretColumn, SecretUnreadable, decrypt_secret, is_encrypted
 from standins.meta import BusinessNumber
+from tenant_secrets.master_keys import Keyring, MasterKeyError
+from tenant_secrets.secrets_crypto import SecretColumn, SecretUnreadable, decrypt_secret, is_encrypted
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -56,16 +56,21 @@ JOIN user_whatsapp_config AS w ON w.user_id = u.id AND w.is_active
 ORDER BY u.created_at, u.email NULLS LAST, u.id
 """
 
+# Read as turns, as the handler's conversation_history (migrations/008): each reply right after
+# the message it answers, the parts of a split reply in their order (they share one created_at).
 _HISTORY = """
 SELECT created_at, sender, status, content, error_title
 FROM (
-    SELECT created_at, sender, status, content, error_title, id
-    FROM customer_conversations
-    WHERE user_id = $1 AND phone_number = $2
-    ORDER BY created_at DESC, id DESC
+    SELECT c.created_at, c.sender, c.status, c.content, c.error_title, c.id,
+           coalesce(asked.created_at, c.created_at) AS turn_at,
+           c.reply_to IS NOT NULL AS is_reply, coalesce(c.reply_part, -1) AS part
+    FROM customer_conversations AS c
+    LEFT JOIN customer_conversations AS asked ON asked.id = c.reply_to
+    WHERE c.user_id = $1 AND c.phone_number = $2
+    ORDER BY turn_at DESC, is_reply DESC, part DESC, c.created_at DESC, c.id DESC
     LIMIT $3
 ) AS recent
-ORDER BY created_at, sender DESC, id
+ORDER BY turn_at, is_reply, part, created_at, id
 """
 
 _REPLY_STATUSES = """
@@ -88,6 +93,28 @@ async def chat_tenants(conn: asyncpg.Connection) -> list[ChatTenant]:
         )
         for row in await conn.fetch(_CHAT_TENANTS)
     ]
+
+
+_ACTIVE_TOKEN = """
+SELECT user_id, access_token FROM user_whatsapp_config WHERE phone_number_id = $1 AND is_active
+"""
+
+
+def token_source(database_url: str) -> Callable[[str], Awaitable[str | None]]:
+    """For the Graph stand-in: a number's current token, read when asked (a tenant added or given
+    a new token with wa-admin while `make run` runs is known at once)."""
+
+    async def current_token(phone_number_id: str) -> str | None:
+        conn = await asyncpg.connect(database_url)
+        try:
+            row = await conn.fetchrow(_ACTIVE_TOKEN, phone_number_id)
+        finally:
+            await conn.close()
+        if row is None:
+            return None
+        return await asyncio.to_thread(_readable_token, row["access_token"], row["user_id"])
+
+    return current_token
 
 
 def _readable_token(stored: str, tenant_id: UUID) -> str | None:

@@ -7,12 +7,13 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from localrun.demo import ensure_demo_tenants
+from localrun.demo import WrittenKeys, ensure_demo_tenants
 from localrun.errors import DatabaseFailure
 from localrun.local_secrets import LocalSecrets
 from localrun.settings import LocalSettings
-from shared.database import embedded_postgres, start_embedded_postgres
-from shared.migrate import apply_migrations
+from ops.database import embedded_postgres, start_embedded_postgres
+from ops.database_connect import DatabaseUnusable, connect_database
+from ops.migrate import apply_migrations
 
 _CONNECT_TIMEOUT_SECONDS = 10.0
 
@@ -48,16 +49,23 @@ class PreparedDatabase:
     demo_tenants_created: list[str]
 
 
-async def prepare(url: str, local_secrets: LocalSecrets, real_groq_key: str) -> PreparedDatabase:
-    """Apply pending migrations and create the demo tenants that are missing."""
+async def prepare(
+    url: str,
+    local_secrets: LocalSecrets,
+    real_groq_key: str,
+    *,
+    written_keys: WrittenKeys,
+    configured: bool = True,
+) -> PreparedDatabase:
+    """Apply pending migrations and create the demo tenants that are missing. `configured`: the
+    URL is DATABASE_URL's (else the embedded server's), for the message when it cannot be used."""
     try:
-        conn = await asyncpg.connect(url, timeout=_CONNECT_TIMEOUT_SECONDS)
-    except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
-        first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise DatabaseFailure(f"cannot connect to the database: {first_line}") from None
+        conn = await connect_database(url, configured=configured, timeout=_CONNECT_TIMEOUT_SECONDS)
+    except DatabaseUnusable as unusable:
+        raise DatabaseFailure(str(unusable)) from None
     try:
         applied = await apply_migrations(conn)
-        created = await ensure_demo_tenants(conn, local_secrets, real_groq_key)
+        created = await ensure_demo_tenants(conn, local_secrets, real_groq_key, written=written_keys)
     except asyncpg.PostgresError as exc:
         raise DatabaseFailure(f"database error {type(exc).__name__} (SQLSTATE {exc.sqlstate})") from None
     finally:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
+from pathlib import Path
 
 import asyncpg
 
@@ -46,12 +48,39 @@ DEMO_TENANTS = (
 )
 
 
+class WrittenKeys:
+    """Digests of the real Groq keys `make run` gave the demo tenants (DEMO_GROQ_API_KEY), kept in
+    the data folder: a run without it puts back the offline key only where one of these is still
+    set, never over a key the operator set with `wa-admin set-groq`."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+
+    def remember(self, key: str) -> None:
+        digest = _digest(key)
+        if not self._contains(digest):
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+            with self._path.open("a") as file:
+                file.write(digest + "\n")
+
+    def wrote(self, key: str) -> bool:
+        return self._contains(_digest(key))
+
+    def _contains(self, digest: str) -> bool:
+        return self._path.is_file() and digest in self._path.read_text().split()
+
+
+def _digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
 async def ensure_demo_tenants(
-    conn: asyncpg.Connection, local_secrets: LocalSecrets, real_groq_key: str = ""
+    conn: asyncpg.Connection, local_secrets: LocalSecrets, real_groq_key: str = "", *, written: WrittenKeys
 ) -> list[str]:
     """Create each demo tenant that does not exist yet; return the emails created.
 
-    With `real_groq_key`, every demo tenant's Groq key becomes that key (replies then come from Groq).
+    Every run sets the demo tenants' Groq key for that run: `real_groq_key` when given (replies
+    then come from Groq), otherwise the offline stand-in's key again (see `WrittenKeys`).
     """
     created: list[str] = []
     for demo in DEMO_TENANTS:
@@ -63,12 +92,29 @@ async def ensure_demo_tenants(
                 await tenants.lock_tenant(conn, tenant)
                 await _configure(conn, tenant, demo, local_secrets)
                 created.append(demo.email)
+            await _use_run_groq_key(
+                conn,
+                tenant,
+                real_groq_key or local_secrets.demo_groq_api_key,
+                written,
+                offline=not real_groq_key,
+            )
             if real_groq_key:
-                await tenants.lock_tenant(conn, tenant)
-                await configs.set_groq_config(
-                    conn, tenant, configs.GroqChanges(api_key=Secret(real_groq_key))
-                )
+                written.remember(real_groq_key)
     return created
+
+
+async def _use_run_groq_key(
+    conn: asyncpg.Connection, tenant: Tenant, wanted: str, written: WrittenKeys, *, offline: bool
+) -> None:
+    [credentials] = await configs.tenant_credentials(conn, only=tenant)
+    current = credentials.groq_api_key.value if credentials.groq_api_key is not None else None
+    if current == wanted:
+        return
+    if offline and current is not None and not written.wrote(current):
+        return  # the operator's own key (or one this master key cannot read): kept
+    await tenants.lock_tenant(conn, tenant)
+    await configs.set_groq_config(conn, tenant, configs.GroqChanges(api_key=Secret(wanted)))
 
 
 async def _configure(

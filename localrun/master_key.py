@@ -11,17 +11,15 @@ import os
 from collections.abc import MutableMapping
 from pathlib import Path
 
-from shared.master_keys import ensure_local_master_key
-
-MASTER_KEY_VARIABLES = ("KMS_KEY_ID", "LOCAL_MASTER_KEY", "LOCAL_MASTER_KEY_FILE")
+from tenant_secrets.master_keys import LOCAL_KEY_FILE_NAME, configures_master_key, ensure_local_master_key
 
 
 def use_local_master_key(data_dir: Path, env: MutableMapping[str, str] | None = None) -> Path | None:
     """Point `LOCAL_MASTER_KEY_FILE` at `data_dir/local-master-key` (created when absent) and return
     that path; None, changing nothing, when the environment already configures a master key."""
     env = os.environ if env is None else env
-    if any(env.get(name, "").strip() for name in MASTER_KEY_VARIABLES):
+    if configures_master_key(env):
         return None
-    path = Path(ensure_local_master_key(data_dir / "local-master-key"))
+    path = Path(ensure_local_master_key(data_dir / LOCAL_KEY_FILE_NAME))
     env["LOCAL_MASTER_KEY_FILE"] = str(path)
     return path

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
-from shared.database import data_dir
+from ops.database import LOCAL_SECRETS_FILE, data_dir
 from shared.env import ConfigurationError, optional_float, optional_int, optional_str
 
 _MAX_PORT = 65535
@@ -74,7 +74,7 @@ class LocalSettings:
 
     @property
     def secrets_path(self) -> Path:
-        return self.data_dir / "local-secrets.json"
+        return self.data_dir / LOCAL_SECRETS_FILE
 
     @property
     def postgres_dir(self) -> Path:

@@ -23,7 +23,9 @@ import httpx
 from localrun import ports
 from localrun.children import ChildServer, ChildSpec
 from localrun.console import Output
+from localrun.conversations import token_source
 from localrun.database import database_url, prepare, release_embedded_postgres
+from localrun.demo import WrittenKeys
 from localrun.errors import PortBusy, ServerFailed
 from localrun.handler_events import HandlerEvents
 from localrun.local_secrets import LocalSecrets, load_or_create
@@ -90,7 +92,15 @@ def run_system(settings: LocalSettings, out: Output) -> Iterator[RunningSystem]:
         url = _start_database(settings, out)
         if not settings.database_url:
             stack.callback(_stop_database, settings, out)
-        prepared = asyncio.run(prepare(url, local_secrets, settings.demo_groq_api_key))
+        prepared = asyncio.run(
+            prepare(
+                url,
+                local_secrets,
+                settings.demo_groq_api_key,
+                written_keys=WrittenKeys(settings.data_dir / "demo-groq-keys"),
+                configured=bool(settings.database_url),
+            )
+        )
         created = prepared.demo_tenants_created
         out.line(
             "  migrations  "
@@ -105,7 +115,12 @@ def run_system(settings: LocalSettings, out: Output) -> Iterator[RunningSystem]:
         )
 
         groq = _start_groq(settings, stack, out)
-        graph = _standin(GraphStandIn(port=settings.graph_standin.port), settings.graph_standin, stack)
+        # Strict as Meta: a number's token is looked up when a send names it (see token_source).
+        graph = _standin(
+            GraphStandIn(tokens={}, token_source=token_source(url), port=settings.graph_standin.port),
+            settings.graph_standin,
+            stack,
+        )
         out.line(f"  Graph       WhatsApp messages stand-in on {graph.base_url}")
 
         events = HandlerEvents()

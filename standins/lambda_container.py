@@ -82,6 +82,7 @@ class _Job:
     request_id: str
     reply: Future[SyncOutcome] | None  # None: an Event invocation
     attempt: int = 1
+    queued_at: float = field(default_factory=time.monotonic)  # when it was due to run
 
 
 class IdleTracker:
@@ -124,6 +125,7 @@ class Container:
         on_completion: Callable[[Completion], object],
         concurrency: int = 1,
         on_stop: Callable[[], object] | None = None,
+        on_queue_wait: Callable[[float], object] | None = None,
     ) -> None:
         self.name = name
         self._function = function
@@ -135,6 +137,7 @@ class Container:
         self._on_dead_letter = on_dead_letter
         self._on_completion = on_completion
         self._on_stop = on_stop
+        self._on_queue_wait = on_queue_wait
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._timers: set[threading.Timer] = set()
         self._timers_lock = threading.Lock()
@@ -184,12 +187,13 @@ class Container:
     def _retry_later(self, job: _Job) -> None:
         """Queue the next attempt after the retry delay; it counts as pending meanwhile."""
         self._idle.add()
-        again = _Job(payload=job.payload, request_id=job.request_id, reply=None, attempt=job.attempt + 1)
 
         def fire() -> None:
             with self._timers_lock:
                 self._timers.discard(timer)
-            self._queue.put(again)
+            self._queue.put(
+                _Job(payload=job.payload, request_id=job.request_id, reply=None, attempt=job.attempt + 1)
+            )
 
         timer = threading.Timer(self._retry_delay_seconds, fire)
         timer.daemon = True
@@ -198,6 +202,8 @@ class Container:
         timer.start()
 
     def _call(self, job: _Job) -> Any:
+        if self._on_queue_wait is not None:
+            self._on_queue_wait(time.monotonic() - job.queued_at)
         context = FakeLambdaContext(
             function_name=self.name,
             aws_request_id=job.request_id,

@@ -154,6 +154,9 @@ class LambdaInvokeStandin(BackgroundServer):
         self.recorder: Recorder[Invocation] = Recorder()
         self.dead_letter_recorder: Recorder[DeadLetter] = Recorder()
         self.completion_recorder: Recorder[Completion] = Recorder()
+        # Seconds each invocation waited for a free container after it was due (its invoke, or
+        # the end of its retry delay): Lambda's own queue, when more events come than containers.
+        self.queue_wait_recorder: Recorder[float] = Recorder()
         self._functions: dict[str, LambdaFunction | None] = dict(functions or {})
         self._containers: dict[str, Container] = {}
         self._containers_lock = threading.Lock()
@@ -201,6 +204,7 @@ class LambdaInvokeStandin(BackgroundServer):
         self.recorder.clear()
         self.dead_letter_recorder.clear()
         self.completion_recorder.clear()
+        self.queue_wait_recorder.clear()
         self.faults.clear()
 
     def wait_idle(self, timeout: float = 5.0) -> None:
@@ -230,6 +234,7 @@ class LambdaInvokeStandin(BackgroundServer):
                     on_completion=self.completion_recorder.append,
                     concurrency=self.concurrency,
                     on_stop=self._on_container_stop,
+                    on_queue_wait=self.queue_wait_recorder.append,
                 )
                 self._containers[name] = container
             return container

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from shared.database import embedded_postgres
+from ops.database import embedded_postgres
 
 
 class RestartablePostgres:

@@ -8,7 +8,7 @@ import tomllib
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from shared.database import PROJECT_ROOT
+from ops.database import PROJECT_ROOT
 
 PYPROJECT = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())
 PROJECT = canonicalize_name(PYPROJECT["project"]["name"])

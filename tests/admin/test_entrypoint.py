@@ -13,8 +13,8 @@ import pytest
 
 from admin.cli import build_parser, main
 from admin.commands import COMMANDS
-from shared.migrate import discover_migrations
-from shared.secrets_crypto import SecretColumn
+from ops.migrate import discover_migrations
+from tenant_secrets.secrets_crypto import SecretColumn
 from tests.admin.conftest import ACCESS_TOKEN, GROQ_KEY, Cli, revealed
 from tests.conftest import CreateDatabase
 
@@ -91,12 +91,23 @@ async def test_an_unmigrated_database_is_refused_until_migrate(
     )
 
 
-async def test_an_unreachable_database_is_one_line(cli: Cli) -> None:
-    result = await cli("check", env={"DATABASE_URL": "postgresql://admin@127.0.0.1:1/none"})
+@pytest.mark.parametrize(
+    ("unusable_url", "says"),
+    [
+        ("postgresql://admin:hunter22@127.0.0.1:1/none", "cannot connect to the database at DATABASE_URL (127.0.0.1:1/none): "),
+        ("not a url", "DATABASE_URL is not a usable PostgreSQL URL (invalid DSN: "),
+        ("postgresql://admin@db:hunter22/app", "DATABASE_URL is not a usable PostgreSQL URL (the port is not a number)"),
+        ("postgresql://admin:hunter22@127.0.0.1/x?sslmode=maybe", "DATABASE_URL is not a usable PostgreSQL URL (`sslmode` "),
+    ],
+    ids=["unreachable", "not a url", "password where the port goes", "bad parameter"],
+)  # fmt: skip
+async def test_an_unusable_database_url_is_one_line_naming_it(cli: Cli, unusable_url: str, says: str) -> None:
+    result = await cli("check", env={"DATABASE_URL": unusable_url})
 
-    assert result.code == 1
-    assert result.err.startswith("error: cannot connect to the database: ")
-    assert result.err.count("\n") == 1
+    assert result.code == 2
+    assert result.err.startswith("error: " + says) and result.err.count("\n") == 1
+    assert "or unset it to use the embedded server" in result.err or "unset DATABASE_URL" in result.err
+    assert "hunter22" not in result.err + result.out
 
 
 async def test_secrets_from_stdin_never_reach_the_output(cli: Cli) -> None:

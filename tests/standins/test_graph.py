@@ -343,3 +343,26 @@ async def test_the_phone_number_object_needs_its_own_token(
 
     assert own.status_code == 200 and own.json()["id"] == PHONE_A
     assert other.json()["error"]["code"] == 190
+
+
+async def test_a_token_source_is_asked_for_numbers_and_tokens_it_does_not_know() -> None:
+    current = {PHONE_A: TOKEN_A}
+    asked: list[str] = []
+
+    async def token_source(phone_number_id: str) -> str | None:
+        asked.append(phone_number_id)
+        return current.get(phone_number_id)
+
+    with GraphStandIn(tokens={}, token_source=token_source) as standin:
+        async with httpx.AsyncClient(base_url=standin.base_url) as client:
+            first = await send(client, phone=PHONE_A, token=TOKEN_A)
+            again = await send(client, phone=PHONE_A, token=TOKEN_A)  # known now: not asked again
+            current[PHONE_A] = "EAAnewtoken"  # the tenant's token changed (wa-admin set-whatsapp)
+            new_token = await send(client, phone=PHONE_A, token="EAAnewtoken")
+            old_token = await send(client, phone=PHONE_A, token=TOKEN_A)
+            unknown = await send(client, phone=PHONE_B, token=TOKEN_B)
+
+    assert [first.status_code, again.status_code, new_token.status_code] == [200, 200, 200]
+    assert old_token.json()["error"]["code"] == 190
+    assert unknown.json()["error"]["code"] == 100
+    assert asked == [PHONE_A, PHONE_A, PHONE_A, PHONE_B]
