@@ -27,8 +27,7 @@ SHORT_INVOCATION = LambdaTestContext(remaining_ms=4_000)
 
 @pytest.fixture(scope="module")
 def own_postgres() -> Iterator[RestartablePostgres]:
-    with folder_outside_tmp_path("outage-") as folder:
-        server = RestartablePostgres(folder / "pg")
+    with folder_outside_tmp_path("outage-") as folder, RestartablePostgres(folder / "pg") as server:
         asyncio.run(migrate(server.url))
         yield server
 
