@@ -30,7 +30,7 @@ install: $(DEV)
 $(UV_STAMP):
 	@echo "Installing pip $(PIP_VERSION) and uv $(UV_VERSION) into $(VENV)"
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet pip==$(PIP_VERSION) uv==$(UV_VERSION)
+	$(BIN)/python -m pip install --disable-pip-version-check pip==$(PIP_VERSION) uv==$(UV_VERSION)
 	touch $@
 
 $(LOCAL): requirements/local.txt pyproject.toml | $(UV_STAMP)
