@@ -11,9 +11,9 @@ VENV := .venv-$(PYTHON_VERSION)
 endif
 BIN := $(VENV)/bin
 
-# uv installs the locked versions (requirements/*.txt): on a fresh clone, 2-3 times faster than pip
-# for `make run` and 4-6 times for the dev tools. pip stays for bootstrapping uv and for
-# infra/build_package.py.
+# The locked versions (requirements/*.txt, `make lock`) are installed with uv, several times faster
+# than pip; where no uv wheel installs (an unusual platform), pip installs the same versions. pip is
+# pinned too: infra/build_package.py uses it for the Lambda's wheels.
 PIP_VERSION := 26.3
 UV_VERSION  := 0.13.9
 UV          := $(BIN)/uv
@@ -22,6 +22,10 @@ UV_STAMP    := $(VENV)/.uv-$(UV_VERSION)
 # requirements/dev.txt holds every pin of requirements/local.txt, so installing it covers both.
 LOCAL := $(VENV)/.installed-local
 DEV   := $(VENV)/.installed-dev
+# $(call install_locked,requirements/X.txt); pip's hash checking refuses an editable install, hence two steps.
+install_locked = if [ -x $(UV) ]; then $(UV) pip install --python $(BIN)/python -r $(1) -e .; \
+	else $(BIN)/python -m pip install --disable-pip-version-check -r $(1) \
+	&& $(BIN)/python -m pip install --disable-pip-version-check --no-deps -e .; fi
 
 .PHONY: install test lint format bench run migrate admin clean package deploy events invoke lock
 
@@ -30,17 +34,19 @@ install: $(DEV)
 $(UV_STAMP):
 	@echo "Installing pip $(PIP_VERSION) and uv $(UV_VERSION) into $(VENV)"
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --disable-pip-version-check pip==$(PIP_VERSION) uv==$(UV_VERSION)
+	$(BIN)/python -m pip install --disable-pip-version-check pip==$(PIP_VERSION)
+	$(BIN)/python -m pip install --disable-pip-version-check uv==$(UV_VERSION) \
+		|| echo "uv $(UV_VERSION) did not install: pip installs the locked versions instead (slower)"
 	touch $@
 
 $(LOCAL): requirements/local.txt pyproject.toml | $(UV_STAMP)
 	@echo "Installing the runtime and local dependencies (requirements/local.txt) into $(VENV)"
-	$(UV) pip install --python $(BIN)/python -r requirements/local.txt -e .
+	$(call install_locked,requirements/local.txt)
 	touch $@
 
 $(DEV): requirements/dev.txt pyproject.toml | $(UV_STAMP)
 	@echo "Installing the runtime, local and dev dependencies (requirements/dev.txt) into $(VENV)"
-	$(UV) pip install --python $(BIN)/python -r requirements/dev.txt -e .
+	$(call install_locked,requirements/dev.txt)
 	touch $@ $(LOCAL)
 
 # After a change to the dependencies in pyproject.toml: pins that still fit are kept.
@@ -62,7 +68,7 @@ format: $(DEV)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: $(LOCAL)
+bench: $(DEV)
 	$(BIN)/python -m bench
 
 migrate: $(LOCAL)
