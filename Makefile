@@ -34,9 +34,9 @@ install: $(DEV)
 $(UV_STAMP):
 	@echo "Installing pip $(PIP_VERSION) and uv $(UV_VERSION) into $(VENV)"
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --disable-pip-version-check pip==$(PIP_VERSION)
-	$(BIN)/python -m pip install --disable-pip-version-check uv==$(UV_VERSION) \
-		|| echo "uv $(UV_VERSION) did not install: pip installs the locked versions instead (slower)"
+	$(BIN)/python -m pip install --disable-pip-version-check pip==$(PIP_VERSION) uv==$(UV_VERSION) \
+		|| { echo "uv $(UV_VERSION) did not install: pip installs the locked versions instead (slower)"; \
+		$(BIN)/python -m pip install --disable-pip-version-check pip==$(PIP_VERSION); }
 	touch $@
 
 $(LOCAL): requirements/local.txt pyproject.toml | $(UV_STAMP)
