@@ -11,7 +11,7 @@ VENV := .venv-$(PYTHON_VERSION)
 endif
 BIN := $(VENV)/bin
 
-# The locked versions (requirements/*.txt, `make lock`) are installed with uv, several times faster
+# The locked versions (requirements/*.txt, `make lock`) are installed with uv, much faster
 # than pip; where no uv wheel installs (an unusual platform), pip installs the same versions. pip is
 # pinned too: infra/build_package.py uses it for the Lambda's wheels.
 PIP_VERSION := 26.3
