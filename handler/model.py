@@ -279,6 +279,18 @@ class Outcome(StrEnum):
     INVALID = "invalid"  # a value Postgres cannot store: refused with the reason, the batch goes on
 
 
+class FallbackKind(StrEnum):
+    """Why a customer got the tenant's fallback text instead of the AI's answer."""
+
+    GROQ_UNAVAILABLE = "groq_unavailable"  # down, rate-limited or timing out, with no retry left
+    GROQ_REJECTED = "groq_rejected"  # refused the request for good (key, model, request)
+
+    @property
+    def description(self) -> str:
+        """How the recorded reason starts (`wa-admin` reads it): `groq unavailable: http 503`."""
+        return self.value.replace("_", " ")
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MessageResult:
     outcome: Outcome

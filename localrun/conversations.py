@@ -47,6 +47,7 @@ class StoredMessage:
     status: str | None
     content: str | None
     error_title: str | None
+    media_outcome: str | None = None  # a voice note or image: transcribed, seen, fell_back
 
 
 _CHAT_TENANTS = """
@@ -59,9 +60,9 @@ ORDER BY u.created_at, u.email NULLS LAST, u.id
 # Read as turns, as the handler's conversation_history (migrations/008): each reply right after
 # the message it answers, the parts of a split reply in their order (they share one created_at).
 _HISTORY = """
-SELECT created_at, sender, status, content, error_title
+SELECT created_at, sender, status, content, error_title, media_outcome
 FROM (
-    SELECT c.created_at, c.sender, c.status, c.content, c.error_title, c.id,
+    SELECT c.created_at, c.sender, c.status, c.content, c.error_title, c.media_outcome, c.id,
            coalesce(asked.created_at, c.created_at) AS turn_at,
            c.reply_to IS NOT NULL AS is_reply, coalesce(c.reply_part, -1) AS part
     FROM customer_conversations AS c
@@ -77,6 +78,12 @@ _REPLY_STATUSES = """
 SELECT wa_message_id, status
 FROM customer_conversations
 WHERE user_id = $1 AND sender = 'bot' AND wa_message_id = ANY($2::text[])
+"""
+
+_CUSTOMER_MESSAGE = """
+SELECT created_at, sender, status, content, error_title, media_outcome
+FROM customer_conversations
+WHERE user_id = $1 AND wa_message_id = $2 AND sender = 'user'
 """
 
 _ROWS_FOR_MESSAGE = "SELECT count(*) FROM customer_conversations WHERE user_id = $1 AND wa_message_id = $2"
@@ -141,6 +148,7 @@ async def history(
             status=row["status"],
             content=row["content"],
             error_title=row["error_title"],
+            media_outcome=row["media_outcome"],
         )
         for row in rows
     ]
@@ -157,3 +165,20 @@ async def reply_statuses(
 async def rows_for_message(conn: asyncpg.Connection, tenant: ChatTenant, wa_message_id: str) -> int:
     count: int = await conn.fetchval(_ROWS_FOR_MESSAGE, tenant.user_id, wa_message_id)
     return count
+
+
+async def customer_message(
+    conn: asyncpg.Connection, tenant: ChatTenant, wa_message_id: str
+) -> StoredMessage | None:
+    """The customer's message as stored (a voice note's transcript, an image's caption)."""
+    row = await conn.fetchrow(_CUSTOMER_MESSAGE, tenant.user_id, wa_message_id)
+    if row is None:
+        return None
+    return StoredMessage(
+        created_at=row["created_at"],
+        sender=row["sender"],
+        status=row["status"],
+        content=row["content"],
+        error_title=row["error_title"],
+        media_outcome=row["media_outcome"],
+    )

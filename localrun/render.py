@@ -9,7 +9,14 @@ from localrun.handler_events import HandlerEvent
 
 INDENT = "   "
 _CONTENT_WIDTH = 100
-_STAGE_LABELS = (("identify", "tenant lookup"), ("groq", "Groq"), ("send", "send"))
+_STAGE_LABELS = (
+    ("identify", "tenant lookup"),
+    ("media_fetch", "media download"),
+    ("transcribe", "transcription"),
+    ("vision", "Groq vision"),
+    ("groq", "Groq"),
+    ("send", "send"),
+)
 _CLAIM_NOTES = {
     "already_handled": "already answered before: a duplicate, not answered again",
     "in_progress": "another invocation is answering it right now (503: Meta would retry)",
@@ -47,6 +54,8 @@ def outcome_notes(events: Sequence[HandlerEvent]) -> list[str]:
     for event in events:
         if event.stage == "identify" and event.claim in _CLAIM_NOTES:
             notes.append(_CLAIM_NOTES[event.claim])
+        elif event.stage == "media" and event.reason:
+            notes.append(f"not understood ({event.reason}): the tenant's notice was sent")
         elif event.stage == "groq" and event.reason:
             notes.append(f"Groq could not answer ({event.reason}): the tenant's fallback text was sent")
         elif event.stage == "send" and event.level == "ERROR":
@@ -57,6 +66,31 @@ def outcome_notes(events: Sequence[HandlerEvent]) -> list[str]:
     return [f"{INDENT}({note})" for note in notes]
 
 
+def media_sent(name: str, size: int, *, voice: bool) -> str:
+    return f"{INDENT}(sent {name}, {size:,} bytes, as {'a voice note' if voice else 'a photo'})"
+
+
+def media_understanding(stored: StoredMessage | None, *, groq_standin: bool) -> list[str]:
+    """What the handler made of a voice note or image, as Postgres keeps it; with the offline
+    stand-in, said to be its stand-in (it neither hears nor sees: it reports what it received)."""
+    if stored is None:
+        return []
+    content = _one_line(stored.content or "")
+    if stored.media_outcome == "transcribed":
+        source = (
+            "by the offline Groq stand-in, which does not listen to the audio" if groq_standin else "by Groq"
+        )
+        return [f"{INDENT}(transcript {source}; stored as the customer's message: {content})"]
+    if stored.media_outcome == "seen":
+        seer = (
+            "shown to the offline Groq stand-in, which does not look at it"
+            if groq_standin
+            else "seen by Groq"
+        )
+        return [f"{INDENT}(image {seer}; stored as: {content})"]
+    return []
+
+
 def history(rows: Sequence[StoredMessage], tenant: ChatTenant, customer: str) -> list[str]:
     header = f"{len(rows)} row(s) in customer_conversations for +{customer} and {tenant.label}, oldest first:"
     if not rows:
@@ -65,7 +99,8 @@ def history(rows: Sequence[StoredMessage], tenant: ChatTenant, customer: str) ->
     for row in rows:
         who = "customer" if row.sender == "user" else (row.sender or "?")
         status = row.status or "-"
-        content = _one_line(row.content or "")
+        marker = "(voice note, transcript) " if row.media_outcome == "transcribed" else ""
+        content = _one_line(marker + (row.content or ""))
         error = f"  [{row.error_title}]" if row.error_title else ""
         lines.append(
             f"{INDENT}{row.created_at.astimezone():%H:%M:%S}  {who:<8}  {status:<15}  {content}{error}"

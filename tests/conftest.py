@@ -40,6 +40,7 @@ def folder_outside_tmp_path(prefix: str) -> Iterator[Path]:
     as root, Postgres runs as the `pgserver` user, who must traverse the path, and every pytest start
     on the machine (another checkout's too) resets /tmp/pytest-of-root to mode 0700."""
     path = Path(tempfile.mkdtemp(prefix=prefix))
+    path.chmod(0o755)  # mkdtemp makes it 0700
     try:
         yield path
     finally:

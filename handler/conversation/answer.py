@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from handler.adapters.metrics import Refusal
 from handler.conversation import decide
 from handler.conversation.decide import Finish, Refuse, Reply, Resend, WaitVerdict
 from handler.conversation.deliver import (
@@ -108,6 +109,7 @@ async def process_batch(
             if decide.holds_back_later_messages(result.outcome):
                 waiting.add(customer)
     finally:
+        services.metrics.messages(summary)  # every message counted so far, by outcome
         for item in claimed:
             if not item.done:  # an error stopped the batch: give the rest back for the retry
                 with contextlib.suppress(Exception):
@@ -222,6 +224,7 @@ async def _carry_out(
         match plan:
             case Refuse(reason=reason):
                 await services.store.refuse_message(inbound_id, reason)
+                services.metrics.refused(Refusal.TENANT_PROOF)
                 logger.warning(
                     "payload not signed with the tenant's app secret, message refused",
                     extra={"proof": proof.kind.value},
@@ -290,7 +293,9 @@ async def _reply(
         else:
             reply = ReplyText(text=plan.notice or "", failure=plan.not_understood)
             if plan.not_understood is not None:
-                await record_not_understood(claim.inbound_id, plan.not_understood, services)
+                media = item.message.media
+                assert media is not None  # only a voice note or an image is "not understood"
+                await record_not_understood(claim.inbound_id, media.kind, plan.not_understood, services)
     return await deliver_reply(
         tenant, claim.inbound_id, _recipient(item.message), reply, services, deadline, retries_remain
     )
@@ -373,5 +378,6 @@ async def _write_status(status: StatusUpdate, services: Services, proof: Payload
         return written.applied
     # The reply's tenant has its own Meta app: only a payload proven for that app may move it.
     if not decide.proof_allows_secret(proof, written.needs_proof_for):
+        services.metrics.refused(Refusal.STATUS_PROOF)
         return StatusApplied.UNKNOWN
     return (await services.store.apply_status(status, vouched=True)).applied

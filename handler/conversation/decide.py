@@ -26,6 +26,7 @@ from handler.errors import GroqError, GroqRejected, GroqUnavailable, WhatsAppErr
 from handler.model import (
     Claim,
     ClaimOutcome,
+    FallbackKind,
     MediaPolicy,
     MessageStatus,
     Outcome,
@@ -231,6 +232,7 @@ def holds_back_later_messages(outcome: Outcome) -> bool:
 class Fallback:
     """Groq could not answer: the customer gets the tenant's fallback text; `reason` is recorded."""
 
+    kind: FallbackKind
     reason: str
 
 
@@ -239,8 +241,8 @@ def after_groq_failure(error: GroqError, *, retries_remain: bool) -> Fallback | 
     only when no retry remains or the failure is not one that passes."""
     if isinstance(error, GroqUnavailable) and retries_remain:
         return None
-    kind = "groq rejected" if isinstance(error, GroqRejected) else "groq unavailable"
-    return Fallback(reason=f"{kind}: {error.reason}")
+    kind = FallbackKind.GROQ_REJECTED if isinstance(error, GroqRejected) else FallbackKind.GROQ_UNAVAILABLE
+    return Fallback(kind=kind, reason=f"{kind.description}: {error.reason}")
 
 
 def substitute_model(refusal: GroqRejected, model: str, default_model: str) -> str | None:
