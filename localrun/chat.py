@@ -80,6 +80,7 @@ class ChatSession:
             Kind.HISTORY: self.show_history,
             Kind.DUPLICATE: self.send_duplicate,
             Kind.STATUS: self.send_statuses,
+            Kind.HUMAN: self.send_as_business,
             Kind.HELP: self.show_help,
             Kind.INVALID: self.show_problem,
         }
@@ -250,6 +251,27 @@ class ChatSession:
                 f"{render.INDENT}{state:<9}  row status {change}  (ack {render.milliseconds(ack.ms)})"
             )
             previous = current
+
+    async def send_as_business(self, entry: ChatInput) -> None:
+        """The business answers this customer by hand from the WhatsApp Business app: Meta's
+        `smb_message_echoes` webhook, through the forwarder like any other."""
+        tenant = self._require_tenant()
+        if tenant is None:
+            return
+        customer = self._customer
+        echo = meta.text_echo(entry.text, to=customer, business=tenant.business)
+        payload = meta.webhook_payload(meta.echoes_change(echo, business=tenant.business))
+        body, headers = meta.signed_request(payload, self._system.secrets.meta_app_secret)
+        ack = await self._post(body, headers)
+        if ack is None:
+            return
+        events = await self._handler_events(
+            echo["id"], since=0, timeout=self._system.settings.reply_timeout_seconds
+        )
+        pause = await conversations.pause(self._conn, tenant, customer)
+        self._write(render.business_message(entry.text, pause, tenant, customer))
+        self._write(render.outcome_notes(events))
+        self._out.line(render.timings(ack.ms, ack.status, {}))
 
     async def show_history(self, entry: ChatInput) -> None:
         tenant = self._require_tenant()

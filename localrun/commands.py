@@ -22,6 +22,7 @@ class Kind(StrEnum):
     HISTORY = "history"
     DUPLICATE = "duplicate"
     STATUS = "status"
+    HUMAN = "human"  # the business writes by hand (WhatsApp Business app): the bot steps aside
     HELP = "help"
     QUIT = "quit"
     NOTHING = "nothing"  # an empty line
@@ -31,7 +32,9 @@ class Kind(StrEnum):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ChatInput:
     kind: Kind
-    text: str = ""  # MESSAGE: what the customer writes; CUSTOMER: the number; VOICE, IMAGE: the file; INVALID: the problem
+    # MESSAGE: what the customer writes; HUMAN: what the business writes; CUSTOMER: the number;
+    # VOICE, IMAGE: the file; INVALID: the problem
+    text: str = ""
     number: int | None = None  # TENANT: which one (None: list them); HISTORY: how many rows
     caption: str = ""  # IMAGE: what the customer writes under it
 
@@ -45,6 +48,8 @@ Type a line to send it as the customer's WhatsApp message. Commands:
   /history [N]      the last N rows (default 20) of this conversation, as stored in Postgres
   /duplicate        send the last webhook again, as Meta does on a retry: it is not answered twice
   /status           send "delivered" then "read" for the last reply, and show its row change
+  /human TEXT       write TEXT to this customer as the business, by hand from the WhatsApp
+                    Business app: the bot steps aside for them (12 h by default)
   /help             this list
   /quit             stop everything (Ctrl-C or Ctrl-D too)"""
 
@@ -56,6 +61,7 @@ _ALIASES = {
     "history": Kind.HISTORY,
     "duplicate": Kind.DUPLICATE,
     "status": Kind.STATUS,
+    "human": Kind.HUMAN,
     "help": Kind.HELP,
     "?": Kind.HELP,
     "quit": Kind.QUIT,
@@ -78,6 +84,10 @@ def parse_input(line: str) -> ChatInput:
         return _media(kind, argument)
     if kind is Kind.CUSTOMER:
         return _customer(argument)
+    if kind is Kind.HUMAN:
+        if not argument:
+            return _invalid("/human takes what the business writes, e.g. /human Bonjour, je m'en occupe")
+        return ChatInput(kind=kind, text=argument)
     if kind is Kind.TENANT:
         return _optional_number(kind, argument, "/tenant N takes a tenant's number from the /tenant list")
     if kind is Kind.HISTORY:

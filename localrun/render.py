@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from localrun.conversations import ChatTenant, StoredMessage
+from localrun.conversations import ChatTenant, Pause, StoredMessage
 from localrun.handler_events import HandlerEvent
 
 INDENT = "   "
@@ -23,6 +23,14 @@ _CLAIM_NOTES = {
     "outcome_unknown": "an earlier attempt died while sending: not sent again, to avoid a double reply",
     "no_tenant": "no active tenant has this business number: stored as unidentified, not answered",
 }
+# Why the bot stayed quiet (customer_conversations.quiet_reason): the message is stored all the same.
+_QUIET_NOTES = {
+    "paused_by_human": "the business wrote to this customer by hand lately, the bot steps aside",
+    "paused_by_operator": "the operator paused this conversation (wa-admin resume ends it)",
+    "bot_off": "the tenant's assistant is paused for every customer (wa-admin resume TENANT --all)",
+    "opted_out": "the customer opted out with a stop word: no answer until a start word (START)",
+}
+BUSINESS_LABEL = "business (by hand)"
 
 
 def milliseconds(value: float) -> str:
@@ -58,6 +66,9 @@ def outcome_notes(events: Sequence[HandlerEvent]) -> list[str]:
             notes.append(f"not understood ({event.reason}): the tenant's notice was sent")
         elif event.stage == "groq" and event.reason:
             notes.append(f"Groq could not answer ({event.reason}): the tenant's fallback text was sent")
+        elif event.stage == "quiet":
+            why = _QUIET_NOTES.get(event.reason or "", event.reason or "no reason logged")
+            notes.append(f"stored, not answered: {why}")
         elif event.stage == "send" and event.level == "ERROR":
             code = f"code {event.error_code}" if event.error_code is not None else "no code"
             notes.append(f"WhatsApp refused the reply ({code}: {event.error_title or 'no title'})")
@@ -99,12 +110,32 @@ def history(rows: Sequence[StoredMessage], tenant: ChatTenant, customer: str) ->
     for row in rows:
         who = "customer" if row.sender == "user" else (row.sender or "?")
         status = row.status or "-"
+        if row.quiet_reason:
+            status = f"{status} ({row.quiet_reason})"
         marker = "(voice note, transcript) " if row.media_outcome == "transcribed" else ""
         content = _one_line(marker + (row.content or ""))
         error = f"  [{row.error_title}]" if row.error_title else ""
         lines.append(
             f"{INDENT}{row.created_at.astimezone():%H:%M:%S}  {who:<8}  {status:<15}  {content}{error}"
         )
+    return lines
+
+
+def business_message(text: str, pause: Pause | None, tenant: ChatTenant, customer: str) -> list[str]:
+    """What the business wrote by hand, and whether the bot now keeps out of the conversation."""
+    lines = [f"{BUSINESS_LABEL}> {line}" for line in text.splitlines() or [""]]
+    if pause is None:
+        lines.append(
+            f"{INDENT}(kept in the conversation; this tenant sets no pause after a human message: the bot still answers)"
+        )
+        return lines
+    until = "until resumed" if pause.until is None else f"until {pause.until.astimezone():%Y-%m-%d %H:%M}"
+    by = " (the operator's pause)" if pause.reason == "operator" else ""
+    name = tenant.email or tenant.user_id
+    lines.append(
+        f"{INDENT}(kept in the conversation; the bot steps aside for +{customer} {until}{by}:"
+        f" wa-admin resume {name} {customer} ends it)"
+    )
     return lines
 
 

@@ -156,6 +156,37 @@ async def test_switching_tenant_and_customer_reaches_the_other_tenant(
     assert "there is no tenant 9; /tenant lists them" in run.stdout
 
 
+async def test_the_business_writing_by_hand_makes_the_bot_step_aside_until_resumed(
+    data_dir: Path, runs: list[LocalRun]
+) -> None:
+    run = start(runs, data_dir)
+    await asyncio.to_thread(run.wait_for, lambda line: READY in line, 30)
+
+    human = await asyncio.to_thread(run.command, "/human Bonjour, c'est Paul, je m'en occupe", "ack ")
+    assert "business (by hand)> Bonjour, c'est Paul, je m'en occupe" in human
+    assert any("the bot steps aside for +33612345678 until " in line for line in human)
+    quiet = await asyncio.to_thread(run.command, "Merci Paul", "ack ")
+    assert any("(no reply reached the customer)" in line for line in quiet)
+    assert any("stored, not answered: the business wrote to this customer by hand" in line for line in quiet)
+    history = await asyncio.to_thread(run.command, "/history", "quiet (paused_by_human)")
+    assert any("business  sent" in line and "je m'en occupe" in line for line in history)
+
+    resumed = await asyncio.to_thread(wa_admin, data_dir, "resume", "boulangerie@demo.example", "33612345678")
+    assert resumed.returncode == 0, resumed.stderr
+    answered = await asyncio.to_thread(run.command, "Et le pain ?", "ack ")
+    reply = next(line for line in answered if line.startswith("boulangerie> "))
+    # The business's message and the quiet one are the AI's history.
+    assert "2 earlier messages in context" in reply and reply.endswith("You wrote: Et le pain ?")
+    assert [(r["sender"], r["status"]) for r in await conversation_rows(data_dir)] == [
+        ("business", "sent"),
+        ("user", "quiet"),
+        ("user", "answered"),
+        ("bot", "sent"),
+    ]
+    run.close_input()
+    assert await asyncio.to_thread(run.finish, 30) == 0, run.stderr
+
+
 async def test_a_voice_note_and_a_photo_from_files_are_understood_and_answered(
     data_dir: Path, runs: list[LocalRun]
 ) -> None:
