@@ -302,9 +302,14 @@ async def _send_statuses(sender: _Sender, delivered: list[tuple[str, str, str]],
 
 
 def soak(plan: SoakPlan, data_dir: Path) -> SoakReport:
-    rng = random.Random(plan.seed)
     ensure_master_key()
-    postgres = RestartablePostgres(data_dir / "soak-postgres")
+    # Stopped however the run ends, whichever restart the chaos left it in.
+    with RestartablePostgres(data_dir / "soak-postgres") as postgres:
+        return _soak_against(plan, postgres)
+
+
+def _soak_against(plan: SoakPlan, postgres: RestartablePostgres) -> SoakReport:
+    rng = random.Random(plan.seed)
     asyncio.run(migrate(postgres.url))
     businesses = asyncio.run(_add_tenants(postgres.url))
     faults_lock = threading.Lock()
@@ -380,7 +385,6 @@ def soak(plan: SoakPlan, data_dir: Path) -> SoakReport:
         queue_waits = sorted(lambdas.queue_wait_recorder.snapshot())
     endings = asyncio.run(_message_endings(postgres.url))
     fallback = asyncio.run(_fallback_texts(postgres.url))
-    postgres.stop()
     return _report(
         unique=unique,
         delivered=[(m.to, m.body or "", m.wamid or "") for m in delivered],

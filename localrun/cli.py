@@ -79,7 +79,7 @@ def _fail(message: str, code: int = 2) -> int:
 
 
 def _log_to_file(path: Path) -> None:
-    """This process's own log lines (and pgserver's warnings) go to a file, not into the chat."""
+    """This process's own log lines (and the embedded Postgres' warnings) go to a file, not into the chat."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(path, mode="w", encoding="utf-8")
     handler.setFormatter(JsonFormatter())

@@ -11,7 +11,7 @@ from localrun.demo import WrittenKeys, ensure_demo_tenants
 from localrun.errors import DatabaseFailure
 from localrun.local_secrets import LocalSecrets
 from localrun.settings import LocalSettings
-from ops.database import start_embedded_postgres
+from ops.database import embedded_postgres, start_embedded_postgres
 from ops.database_connect import DatabaseUnusable, connect_database
 from ops.migrate import apply_migrations
 
@@ -39,13 +39,7 @@ def release_embedded_postgres(settings: LocalSettings) -> bool:
 
     It keeps running when another process (say `wa-admin`) joined it too: the last one stops it.
     """
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import pgserver
-
-    pgserver.get_server(settings.postgres_dir, cleanup_mode="stop").cleanup()
+    embedded_postgres(settings.postgres_dir).cleanup()
     return not (settings.postgres_dir / "postmaster.pid").exists()
 
 

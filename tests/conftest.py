@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import asyncpg
 import pytest
@@ -28,6 +32,26 @@ def master_key() -> Iterator[str]:
         key = new_local_master_key()
         patch.setenv("LOCAL_MASTER_KEY", key)
         yield key
+
+
+@contextmanager
+def folder_outside_tmp_path(prefix: str) -> Iterator[Path]:
+    """A fresh folder for a Postgres server's files, removed afterwards. Not under pytest's tmp_path:
+    as root, Postgres runs as the `pgserver` user, who must traverse the path, and every pytest start
+    on the machine (another checkout's too) resets /tmp/pytest-of-root to mode 0700."""
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    path.chmod(0o755)  # mkdtemp makes it 0700
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def postgres_folder() -> Iterator[Path]:
+    """`folder_outside_tmp_path` for one test."""
+    with folder_outside_tmp_path("postgres-test-") as path:
+        yield path
 
 
 @pytest.fixture(scope="session")

@@ -15,6 +15,7 @@ from standins import meta
 from standins.graph import GraphStandIn
 from standins.groq import GroqRequest, GroqStandIn, offline_reply
 from standins.postgres import RestartablePostgres
+from tests.conftest import folder_outside_tmp_path
 from tests.factories import add_tenant
 from tests.handler.conftest import LambdaContainer, LambdaTestContext
 from tests.handler.events import business_of, envelope_event
@@ -25,10 +26,10 @@ SHORT_INVOCATION = LambdaTestContext(remaining_ms=4_000)
 
 
 @pytest.fixture(scope="module")
-def own_postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RestartablePostgres]:
-    server = RestartablePostgres(tmp_path_factory.mktemp("outage") / "pg")
-    asyncio.run(migrate(server.url))
-    yield server
+def own_postgres() -> Iterator[RestartablePostgres]:
+    with folder_outside_tmp_path("outage-") as folder, RestartablePostgres(folder / "pg") as server:
+        asyncio.run(migrate(server.url))
+        yield server
 
 
 @pytest.fixture

