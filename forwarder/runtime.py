@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 import threading
 from dataclasses import dataclass
+from functools import partial
 
 from starlette.requests import Request
 
@@ -47,8 +48,10 @@ def build_runtime(
     if transport is None:
         transport = _transport_for(settings, offloader)
     if parking is None and settings.parking_bucket and offloader is not None:
-        client = s3_client(timeout=settings.handoff_timeout_seconds, pool_size=settings.handoff_concurrency)
-        parking = S3Parking(settings.parking_bucket, client, offloader, settings.handoff_timeout_seconds)
+        make_client = partial(
+            s3_client, timeout=settings.handoff_timeout_seconds, pool_size=settings.handoff_concurrency
+        )
+        parking = S3Parking(settings.parking_bucket, make_client, offloader, settings.handoff_timeout_seconds)
     handoff = Handoff(transport, parking) if transport is not None else None
     # Only a Lambda invoke has a size limit; the development handler takes any body we accept.
     limited = transport is not None and transport.name == LambdaTransport.name
