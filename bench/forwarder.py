@@ -4,7 +4,9 @@ Every piece is its own process on 127.0.0.1: the load generator (bench._loadgen)
 test (uvicorn with uvloop and httptools, one worker), and a zero-latency Lambda Invoke API (the
 stand-in with no function to run). The minimal forwarder (bench._minimal_forwarder) does only the
 signature check and the same boto3 invoke. Each server gets a warm-up, then full load (closed
-loop, many connections), then a fixed 500 webhooks/s (open loop).
+loop, many connections), then a fixed 500 webhooks/s (open loop). The cold start is a fresh
+interpreter's import of forwarder.app and its first webhook (the sample Function URL event),
+configured as the template configures the Lambda, next to importing its dependencies alone.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from typing import Any
 import httpx
 
 from bench import Row
+from bench._cold import ColdStart, measure_cold_start
+from infra.sample_events import TEST_APP_SECRET, load_event
 from standins.meta import BusinessNumber, signed_request, text_webhook
 
 PYTHON = sys.executable
@@ -38,7 +42,8 @@ MEASURE_SECONDS = 5.0
 ROUNDS = 3  # the servers take turns; each figure is the best of its rounds
 CONNECTIONS = 64
 FIXED_RATE = 500.0
-SERVERS = {"minimal": "bench._minimal_forwarder:app", "forwarder": "forwarder.app:app"}
+MINIMAL = "bench._minimal_forwarder"
+SERVERS = {"minimal": f"{MINIMAL}:app", "forwarder": "forwarder.app:app"}
 
 
 def _free_port() -> int:
@@ -188,12 +193,56 @@ def measure() -> dict[str, dict[str, dict[str, Any]]]:
     return figures
 
 
+def measure_cold() -> ColdStart:
+    """The forwarder Lambda's cold start, with the template's settings, against the zero-latency Lambda."""
+    with _lambda_standin() as lambda_url:
+        env = {
+            **_environment(lambda_url),
+            "META_APP_SECRET": TEST_APP_SECRET,
+            "PARKING_BUCKET": "bench-parking",  # as the template sets it; never written to here
+            "AWS_LAMBDA_FUNCTION_NAME": "whatsapp-forwarder",
+        }
+        env.pop("PYTHONPATH", None)
+        event = load_event("function-url-webhook.json")
+        return measure_cold_start("forwarder.app", event, env, reference_app=MINIMAL)
+
+
+def _cold_rows(cold: ColdStart) -> list[Row]:
+    accepted = all(status == 200 for status in cold.statuses)
+    return [
+        Row(
+            name="forwarder: cold start (import + first webhook) vs importing its dependencies",
+            figure=cold.median_ms,
+            unit="ms",
+            baseline=cold.floor_ms,
+            target="<= 1.1x floor",
+            met=accepted and cold.median_ms <= 1.1 * cold.floor_ms,
+        ),
+        Row(
+            name="forwarder: cold start vs the minimal forwarder's (its imports, a boto3 client, an invoke)",
+            figure=cold.median_ms,
+            unit="ms",
+            baseline=cold.reference_ms,
+            target="<= 1.1x minimal",
+            met=accepted and cold.reference_ms is not None and cold.median_ms <= 1.1 * cold.reference_ms,
+        ),
+        Row(
+            name="forwarder: cold start imports asyncpg, groq, cryptography or httpx",
+            figure=len(cold.loaded & {"asyncpg", "groq", "cryptography", "httpx"}),
+            unit="",
+            target="0",
+            met=not cold.loaded & {"asyncpg", "groq", "cryptography", "httpx"},
+        ),
+    ]
+
+
 def _not_ok(summary: dict[str, Any]) -> int:
     refused = sum(int(n) for code, n in summary["statuses"].items() if code != "200")
     return int(summary["errors"]) + refused
 
 
 def run() -> list[Row]:
+    cold = measure_cold()
     figures = measure()
     real, minimal = figures["forwarder"], figures["minimal"]
     rps, base_rps = real["full"]["rps"], minimal["full"]["rps"]
@@ -257,6 +306,7 @@ def run() -> list[Row]:
             target="0",
             met=failures == 0,
         ),
+        *_cold_rows(cold),
     ]
 
 
