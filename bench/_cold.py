@@ -14,7 +14,7 @@ import json
 import statistics
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -69,20 +69,23 @@ def floor_modules(entry_module: str) -> tuple[str, ...]:
 
 def measure_cold_start(
     entry_module: str,
-    event: Mapping[str, Any],
+    events: Sequence[Mapping[str, Any]],
     env: Mapping[str, str],
     *,
     reference_app: str | None = None,
     runs: int = 7,
 ) -> ColdStart:
-    """Medians of `runs` fresh interpreters each (taking turns, so a busy moment hits all alike)."""
+    """Medians of `runs` fresh interpreters each (taking turns, so a busy moment hits all alike).
+
+    Run n gets `events[n % len(events)]` (distinct messages, so that none is a duplicate)."""
     floor = floor_modules(entry_module)
     cold: list[float] = []
     floors: list[float] = []
     references: list[float] = []
     statuses: list[int | None] = []
     loaded: frozenset[str] = frozenset()
-    for _ in range(runs):
+    for run in range(runs):
+        event = events[run % len(events)]
         result = _run([_FIRST_INVOCATION, str(ROOT), entry_module, json.dumps(event)], env)
         cold.append(float(result["ms"]))
         statuses.append(result["status"])

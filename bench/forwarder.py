@@ -204,7 +204,7 @@ def measure_cold() -> ColdStart:
         }
         env.pop("PYTHONPATH", None)
         event = load_event("function-url-webhook.json")
-        return measure_cold_start("forwarder.app", event, env, reference_app=MINIMAL)
+        return measure_cold_start("forwarder.app", [event], env, reference_app=MINIMAL)
 
 
 def _cold_rows(cold: ColdStart) -> list[Row]:

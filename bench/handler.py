@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 import asyncpg
 
 from bench import Row
+from bench._cold import measure_cold_start
 from bench._keys import ensure_master_key
 from bench.pgproxy import count_round_trips
 from shared.database import PROJECT_ROOT, data_dir, start_embedded_postgres, with_database
@@ -33,6 +34,7 @@ from tests.factories import add_tenant
 
 PYTHON = sys.executable
 TENANTS = 5
+COLD_RUNS = 7
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,33 +172,6 @@ async def _database_sessions(url: str) -> int:
         await conn.close()
 
 
-def _cold_start_ms(env: dict[str, str], event: dict[str, Any]) -> tuple[float, float]:
-    """Median of three fresh interpreters: import + first invocation, and the dependencies' import."""
-    cold = (
-        "import json, sys, time; t = time.perf_counter(); import handler.app as a;"
-        "r = a.lambda_handler(json.loads(sys.argv[1]), None); print(time.perf_counter() - t)"
-    )
-    deps = (
-        "import time; t = time.perf_counter();"
-        "import starlette.applications, mangum, asyncpg, groq, httpx, boto3;"
-        "import cryptography.hazmat.primitives.ciphers.aead; print(time.perf_counter() - t)"
-    )
-    cold_runs: list[float] = []
-    dep_runs: list[float] = []
-    for _ in range(3):
-        for code, runs, args in ((cold, cold_runs, [json.dumps(event)]), (deps, dep_runs, [])):
-            out = subprocess.run(
-                [PYTHON, "-c", code, *args],
-                cwd=PROJECT_ROOT,
-                env=env,
-                capture_output=True,
-                text=True,
-                check=True,
-            )
-            runs.append(float(out.stdout.strip().splitlines()[-1]) * 1000)
-    return statistics.median(cold_runs), statistics.median(dep_runs)
-
-
 def measure(invocations: int = 1000) -> HandlerFigures:
     ensure_master_key()
     server_url = os.environ.get("DATABASE_URL") or start_embedded_postgres(data_dir() / "bench-postgres")
@@ -227,7 +202,7 @@ def measure(invocations: int = 1000) -> HandlerFigures:
                 own.append((elapsed - spent[0]) * 1000)
             # The benchmark's own query above opened one session; the handler should open none.
             new_connections = asyncio.run(_database_sessions(url)) - sessions_before - 1
-            cold_ms, deps_ms = _cold_start_ms(env, next(_events(numbers, 1)))
+            cold = measure_cold_start("handler.app", list(_events(numbers, COLD_RUNS)), env, runs=COLD_RUNS)
     finally:
         asyncio.run(_drop_database(server_url, url))
     quantiles = statistics.quantiles(own, n=100)
@@ -239,8 +214,8 @@ def measure(invocations: int = 1000) -> HandlerFigures:
         round_trips_per_message=round_trips,
         round_trips_first_message=first_message_round_trips,
         new_connections=new_connections,
-        cold_init_ms=cold_ms,
-        dependency_import_ms=deps_ms,
+        cold_init_ms=cold.median_ms,
+        dependency_import_ms=cold.floor_ms,
     )
 
 
@@ -280,7 +255,7 @@ def run() -> list[Row]:
             met=figures.new_connections == 0,
         ),
         Row(
-            name="handler: cold start (import + first invocation) vs its dependencies' import",
+            name="handler: cold start (import + first message) vs importing its dependencies",
             figure=figures.cold_init_ms,
             unit="ms",
             baseline=figures.dependency_import_ms,
