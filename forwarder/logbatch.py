@@ -35,6 +35,15 @@ class BatchingHandler(logging.Handler):
         self._writer = threading.Thread(target=self._write_periodically, name="log-writer", daemon=True)
         self._writer.start()
 
+    def handle(self, record: logging.LogRecord) -> bool:
+        """`logging.Handler.handle` without its per-record lock: `emit` takes only the queue's lock."""
+        kept = self.filter(record)
+        if isinstance(kept, logging.LogRecord):  # Python 3.12+: a filter may return a replacement
+            record = kept
+        if kept:
+            self.emit(record)
+        return bool(kept)
+
     def emit(self, record: logging.LogRecord) -> None:
         try:
             line = self.format(record)

@@ -30,6 +30,11 @@ def ms_since(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 2)
 
 
+# Built once: `json.dumps` with options builds an encoder per call, and the forwarder logs per webhook.
+_ENCODE = json.JSONEncoder(default=str, ensure_ascii=False).encode
+_ENCODE_ASCII = json.JSONEncoder(default=str).encode
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: level, logger, message, and every `extra=` field."""
 
@@ -46,11 +51,13 @@ class JsonFormatter(logging.Formatter):
                 entry[key] = value
         if record.exc_info and record.exc_info[0] is not None:
             entry["error_type"] = record.exc_info[0].__name__
-        line = json.dumps(entry, default=str, ensure_ascii=False)
+        line = _ENCODE(entry)
+        if line.isascii():  # the usual line; only one with other characters may hold a lone surrogate
+            return line
         try:
             line.encode("utf-8")
         except UnicodeEncodeError:  # a lone surrogate (half an emoji): a line no stream could write
-            line = json.dumps(entry, default=str)
+            line = _ENCODE_ASCII(entry)
         return line
 
 
