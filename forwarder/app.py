@@ -38,6 +38,7 @@ from shared.webhook import WebhookBatch, is_whatsapp_payload, parse_webhook
 logger = logging.getLogger("forwarder")
 
 _OK = PlainTextResponse("EVENT_RECEIVED")
+_NOT_LOGGED = WebhookBatch()
 
 
 async def verify_subscription(request: Request) -> Response:
@@ -151,7 +152,8 @@ async def _hand_off(
     if handoff is None:
         logger.error("Cannot hand off webhook: no handler target (HANDLER_FUNCTION_NAME or HANDLER_URL)")
         return PlainTextResponse("not configured", status_code=503)
-    batch = parse_webhook(payload)
+    # Only the INFO lines read the parsed batch (the handler parses the payload for itself).
+    batch = parse_webhook(payload) if logger.isEnabledFor(logging.INFO) else _NOT_LOGGED
     _log_incoming(batch)
     planned = plan_handoff(
         text,
