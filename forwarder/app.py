@@ -22,6 +22,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from forwarder.errors import HandoffError
+from forwarder.facts import WebhookFacts, webhook_facts
 from forwarder.health import health
 from forwarder.logbatch import batch_root_output, restore_root_output
 from forwarder.parking import S3Parking
@@ -30,15 +31,14 @@ from forwarder.settings import ForwarderSettings
 from forwarder.split import plan_handoff
 from forwarder.transport import Transport
 from shared.json_body import MalformedJson, parse_json_body
-from shared.logs import mask_phone
 from shared.signature import META_SIGNATURE_HEADER, SignatureCheck, Verification, verify_signature
 from shared.types import LambdaContext
-from shared.webhook import WebhookBatch, is_whatsapp_payload, parse_webhook
+from shared.webhook import is_whatsapp_payload
 
 logger = logging.getLogger("forwarder")
 
 _OK = PlainTextResponse("EVENT_RECEIVED")
-_NOT_LOGGED = WebhookBatch()
+_NOT_LOGGED = WebhookFacts(messages=(), statuses=0)
 
 
 async def verify_subscription(request: Request) -> Response:
@@ -152,9 +152,9 @@ async def _hand_off(
     if handoff is None:
         logger.error("Cannot hand off webhook: no handler target (HANDLER_FUNCTION_NAME or HANDLER_URL)")
         return PlainTextResponse("not configured", status_code=503)
-    # Only the INFO lines read the parsed batch (the handler parses the payload for itself).
-    batch = parse_webhook(payload) if logger.isEnabledFor(logging.INFO) else _NOT_LOGGED
-    _log_incoming(batch)
+    # Only the INFO lines read these facts (the handler parses the payload for itself).
+    facts = webhook_facts(payload) if logger.isEnabledFor(logging.INFO) else _NOT_LOGGED
+    _log_incoming(facts)
     planned = plan_handoff(
         text,
         payload,
@@ -167,8 +167,8 @@ async def _hand_off(
         "Forwarding to handler",
         extra={
             "transport": handoff.transport.name,
-            "messages": len(batch.messages),
-            "statuses": len(batch.statuses),
+            "messages": len(facts.messages),
+            "statuses": facts.statuses,
             "bytes": size,
             "parts": len(planned),
         },
@@ -193,8 +193,8 @@ async def _hand_off(
             "handoff_ms": _ms_since(started),
             "invokes": report.invokes,
             "parked": report.parked,
-            "messages": len(batch.messages),
-            "statuses": len(batch.statuses),
+            "messages": len(facts.messages),
+            "statuses": facts.statuses,
         },
     )
     return _OK
@@ -219,19 +219,10 @@ async def _read_body(request: Request, limit: int) -> bytes | None:
     return b"".join(chunks)
 
 
-def _log_incoming(batch: WebhookBatch) -> None:
+def _log_incoming(facts: WebhookFacts) -> None:
     """The seed's line per message: who wrote to which number, and how much; never what."""
-    for message in batch.messages:
-        logger.info(
-            "Processing incoming message",
-            extra={
-                "phone_number_id": message.phone_number_id,
-                "message_id": message.id,
-                "sender": mask_phone(message.customer_id),
-                "message_type": message.type.value,
-                "text_length": len(message.text or ""),
-            },
-        )
+    for fields in facts.messages:
+        logger.info("Processing incoming message", extra=fields)
 
 
 def _object(payload: object) -> str:

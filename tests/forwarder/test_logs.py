@@ -94,7 +94,7 @@ def test_without_info_lines_the_payload_is_handed_off_without_being_parsed_for_t
     def refuse(payload: object) -> NoReturn:
         raise AssertionError("parsed only for log lines that are not written")
 
-    monkeypatch.setattr(forwarder_app, "parse_webhook", refuse)
+    monkeypatch.setattr(forwarder_app, "webhook_facts", refuse)
     caplog.set_level(logging.WARNING, logger="forwarder")
     body, headers = signed_request(
         webhook_payload(messages_change(text_message("Bonjour", sender=CUSTOMER), business=SHOP)),
