@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test lint format bench run migrate admin clean package deploy events
+.PHONY: install test lint format bench run migrate admin clean package deploy events invoke
 
 install: $(STAMP)
 
@@ -21,6 +21,7 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 format: install
 	$(BIN)/ruff check --fix .
@@ -30,7 +31,7 @@ bench: install
 	$(BIN)/python -m bench
 
 migrate: install
-	$(BIN)/python -m shared.migrate
+	$(BIN)/python -m ops.migrate
 
 # e.g. make admin ARGS="check"  (the same as .venv/bin/wa-admin check)
 admin: install
@@ -53,6 +54,11 @@ deploy: install
 
 events: install
 	$(BIN)/python -m infra.sample_events list
+
+# e.g. make invoke EVENT=infra/events/envelope-text.json: one sample event through the real
+# lambda_handler in this process, against make run's database, with the stand-ins (no Docker).
+invoke: install
+	@$(BIN)/python -m localrun.invoke $(EVENT)
 
 clean:
 	rm -rf $(VENV) build .data/test-postgres

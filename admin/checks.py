@@ -13,8 +13,8 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from admin.records import Tenant, TenantStatus
-from shared.graph_api import DEFAULT_VERSION, known_version, served_on
-from shared.groq_models import replacement_for_retired
+from providers.graph_api import DEFAULT_VERSION, known_version, served_on
+from providers.groq_models import replacement_for_retired
 
 
 class ProblemKind(StrEnum):
@@ -30,6 +30,7 @@ class ProblemKind(StrEnum):
     GROQ_REJECTED = "groq_rejected"
     WHATSAPP_TOKEN_REJECTED = "whatsapp_token_rejected"
     SEND_OUTCOME_UNKNOWN = "send_outcome_unknown"
+    UNFINISHED_MESSAGES = "unfinished_messages"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -210,6 +211,18 @@ def send_outcome_unknown(status: TenantStatus) -> Problem | None:
     return _problem(status, ProblemKind.SEND_OUTCOME_UNKNOWN, detail, blocking=False)
 
 
+def unfinished_messages(status: TenantStatus) -> Problem | None:
+    count, oldest = status.delivery.unfinished_messages, status.delivery.oldest_unfinished_at
+    if not count or oldest is None:
+        return None
+    detail = (
+        f"{count} customer message(s) unanswered and unfinished for over 15 minutes (oldest"
+        f" {_time(oldest)}): every Lambda attempt failed, so their events wait in the dead-letter"
+        " queue; fix the cause, then replay them (infra/DEPLOY.md, Replaying dead letters)"
+    )
+    return _problem(status, ProblemKind.UNFINISHED_MESSAGES, detail, blocking=False)
+
+
 def _name(status: TenantStatus) -> str:
     return status.tenant.email or str(status.tenant.id)
 
@@ -231,6 +244,7 @@ CHECKS: tuple[Check, ...] = (
     groq_rejected,
     whatsapp_token_rejected,
     send_outcome_unknown,
+    unfinished_messages,
 )
 
 

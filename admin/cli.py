@@ -15,9 +15,9 @@ from admin.errors import AdminError
 from admin.local_key import adopt_local_master_key
 from admin.sample_webhook import DEFAULT_TEST_CUSTOMER, DEFAULT_TEST_TEXT
 from admin.webhook_test import DEFAULT_FORWARDER_URL, DEFAULT_WAIT_SECONDS
+from providers.groq_models import DEFAULT_CHAT_MODEL, DEFAULT_TRANSCRIPTION_MODEL, DEFAULT_VISION_MODEL
 from shared.env import ConfigurationError
-from shared.groq_models import DEFAULT_CHAT_MODEL
-from shared.master_keys import MasterKeyError, MasterKeyUnavailable
+from tenant_secrets.master_keys import MasterKeyError, MasterKeyUnavailable
 
 _DESCRIPTION = """\
 Manage the tenants of the WhatsApp assistant in Postgres (DATABASE_URL, or the embedded server).
@@ -212,6 +212,27 @@ def _add_set_groq(sub: argparse._SubParsersAction[_Parser]) -> None:
         "--typing-indicator",
         choices=("on", "off"),
         help="mark customers' messages read and show 'typing…' while the assistant thinks (default on)",
+    )
+    parser.add_argument(
+        "--vision-model",
+        type=validate.model_or_default,
+        metavar="MODEL",
+        help=f"the model that answers images, one that sees (default: the deployment's, {DEFAULT_VISION_MODEL});"
+        " 'default' to follow the deployment's again",
+    )
+    parser.add_argument(
+        "--transcription-model",
+        type=validate.model_or_default,
+        metavar="MODEL",
+        help=f"Groq's speech-to-text model for voice notes (default: the deployment's, {DEFAULT_TRANSCRIPTION_MODEL});"
+        " 'default' to follow the deployment's again",
+    )
+    parser.add_argument(
+        "--transcription-language",
+        type=validate.transcription_language,
+        metavar="CODE",
+        help="the language voice notes are in, as ISO-639-1 (e.g. fr): faster and more accurate;"
+        " 'auto' (the default) lets Groq detect it",
     )
     _add_secret_options(parser, "api-key", "Groq API key")
 

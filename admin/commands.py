@@ -17,9 +17,9 @@ from admin.sample_webhook import SampleMessage, build_payload, new_wamid, sign_p
 from admin.secrets_input import SecretSource, read_secret
 from admin.signing_secret import SecretCandidates, choose_signing_secret, read_local_secret_file
 from admin.webhook_test import HintContext, WebhookTestReport, judge, post_webhook
-from shared.database import local_secrets_path
+from ops.database import local_secrets_path
+from ops.migrate import run_migrations
 from shared.env import comma_list
-from shared.migrate import run_migrations
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -90,6 +90,12 @@ async def set_groq(conn: asyncpg.Connection, args: Namespace, console: Console) 
     )
     if args.model is not None:
         validate.catalogued_chat_model(args.model, allow_unknown=args.allow_unknown_model)
+    if args.vision_model is not None:
+        validate.catalogued_vision_model(args.vision_model)
+    if args.transcription_model is not None:
+        validate.catalogued_transcription_model(
+            args.transcription_model, allow_unknown=args.allow_unknown_model
+        )
     changes = configs.GroqChanges(
         api_key=api_key,
         model=args.model,
@@ -99,6 +105,9 @@ async def set_groq(conn: asyncpg.Connection, args: Namespace, console: Console) 
         fallback_text=args.fallback_text,
         unsupported_media_text=args.unsupported_media_text,
         typing_indicator=None if args.typing_indicator is None else args.typing_indicator == "on",
+        vision_model=args.vision_model,
+        transcription_model=args.transcription_model,
+        transcription_language=args.transcription_language,
     )
     async with conn.transaction():
         tenant = await tenants.find_tenant(conn, args.tenant)
@@ -108,7 +117,10 @@ async def set_groq(conn: asyncpg.Connection, args: Namespace, console: Console) 
         config = await configs.set_groq_config(conn, tenant, changes)
     console.write(
         f"Groq config {'created' if config.created else 'updated'} for {tenant.email or tenant.id}:"
-        f" model {config.model}, temperature {config.temperature}, history length {config.history_length}"
+        f" model {config.model}, temperature {config.temperature}, history length {config.history_length};"
+        f" images: {config.vision_model or 'the default vision model'},"
+        f" voice notes: {config.transcription_model or 'the default speech model'}"
+        f" ({config.transcription_language or 'language detected'})"
     )
     return 0
 
@@ -226,7 +238,12 @@ async def stats(conn: asyncpg.Connection, args: Namespace, console: Console) -> 
     per_tenant = await monitoring.messages_per_tenant(conn)
     unknown = await monitoring.unknown_outcomes(conn, args.limit)
     failed = await monitoring.failed_sends_per_tenant(conn)
-    console.write(render.stats_report(rate, recent, per_tenant) + render.delivery_report(unknown, failed))
+    media = await monitoring.media_per_tenant(conn)
+    console.write(
+        render.stats_report(rate, recent, per_tenant)
+        + render.media_report(media)
+        + render.delivery_report(unknown, failed)
+    )
     return 0
 
 

@@ -1,6 +1,6 @@
 """The tenants' WhatsApp and Groq configs: the only module that reads or writes a secret column.
 
-Secrets enter as `Secret` values, are stored encrypted (shared.secrets_crypto, the master key from
+Secrets enter as `Secret` values, are stored encrypted (tenant_secrets.secrets_crypto, the master key from
 the environment) and leave only as masked tails or "configured" flags.
 """
 
@@ -16,8 +16,14 @@ import asyncpg
 from admin.errors import MissingSecret, NotConfigured, PhoneNumberInUse
 from admin.records import Tenant, TenantOverview, TenantStatus
 from admin.secrets_input import Secret, mask_secret
-from shared.master_keys import Keyring, MasterKeyError
-from shared.secrets_crypto import SecretColumn, SecretUnreadable, decrypt_secret, encrypt_secret, is_encrypted
+from tenant_secrets.master_keys import Keyring, MasterKeyError
+from tenant_secrets.secrets_crypto import (
+    SecretColumn,
+    SecretUnreadable,
+    decrypt_secret,
+    encrypt_secret,
+    is_encrypted,
+)
 
 # The database allows one active config per number (migration 002); it decides every race.
 _ONE_ACTIVE_NUMBER = "user_whatsapp_config_one_active_number"
@@ -47,6 +53,9 @@ class GroqChanges:
     fallback_text: str | None = None
     unsupported_media_text: str | None = None
     typing_indicator: bool | None = None
+    vision_model: str | None = None  # "default": back to the deployment's
+    transcription_model: str | None = None  # "default": back to the deployment's
+    transcription_language: str | None = None  # "auto": Groq detects it
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -62,6 +71,9 @@ class GroqConfig:
     temperature: Decimal
     history_length: int
     created: bool
+    vision_model: str | None = None  # None: the deployment's default
+    transcription_model: str | None = None
+    transcription_language: str | None = None
 
 
 # A tenant has one config of each kind; a database the seed filled may hold several, and then the
@@ -127,9 +139,14 @@ SET api_key = coalesce($2, api_key),
     fallback_text = coalesce($7, fallback_text),
     unsupported_media_text = coalesce($8, unsupported_media_text),
     typing_indicator = coalesce($9::boolean, typing_indicator),
+    vision_model = CASE WHEN $10::text IS NULL THEN vision_model ELSE nullif($10::text, 'default') END,
+    transcription_model = CASE WHEN $11::text IS NULL THEN transcription_model
+                               ELSE nullif($11::text, 'default') END,
+    transcription_language = CASE WHEN $12::text IS NULL THEN transcription_language
+                                  ELSE nullif($12::text, 'auto') END,
     updated_at = now()
 WHERE id = $1
-RETURNING model, temperature, history_length
+RETURNING model, temperature, history_length, vision_model, transcription_model, transcription_language
 """
 
 _TENANT_CONFIGS = """
@@ -235,6 +252,9 @@ async def set_groq_config(conn: asyncpg.Connection, tenant: Tenant, changes: Gro
         changes.fallback_text,
         changes.unsupported_media_text,
         changes.typing_indicator,
+        changes.vision_model,
+        changes.transcription_model,
+        changes.transcription_language,
     )
     assert row is not None
     return GroqConfig(
@@ -242,6 +262,9 @@ async def set_groq_config(conn: asyncpg.Connection, tenant: Tenant, changes: Gro
         temperature=row["temperature"],
         history_length=row["history_length"],
         created=created,
+        vision_model=row["vision_model"],
+        transcription_model=row["transcription_model"],
+        transcription_language=row["transcription_language"],
     )
 
 

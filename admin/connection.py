@@ -8,9 +8,9 @@ from contextlib import asynccontextmanager
 import asyncpg
 
 from admin.errors import DatabaseFailure, DatabaseNotReachable, SchemaNotMigrated
-from shared.database import resolve_database_url
-from shared.database_connect import DatabaseUnusable, connect_database
-from shared.migrate import discover_migrations
+from ops.database import resolve_database_url
+from ops.database_connect import DatabaseUnusable, connect_database
+from ops.migrate import discover_migrations
 
 _CONNECT_TIMEOUT_SECONDS = 10.0
 

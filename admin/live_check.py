@@ -17,8 +17,8 @@ import httpx
 
 from admin.configs import TenantCredentials
 from admin.records import Tenant
+from providers.graph_api import DEFAULT_BASE_URL, DEFAULT_VERSION
 from shared.env import optional_str
-from shared.graph_api import DEFAULT_BASE_URL, DEFAULT_VERSION
 
 PROBE_TIMEOUT_SECONDS = 10.0
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import MutableMapping
 from pathlib import Path
 
-from shared.database import data_dir
-from shared.master_keys import LOCAL_KEY_FILE_NAME, configures_master_key
+from ops.database import data_dir
+from tenant_secrets.master_keys import LOCAL_KEY_FILE_NAME, configures_master_key
 
 
 def adopt_local_master_key(env: MutableMapping[str, str]) -> Path | None:

@@ -16,6 +16,7 @@ from admin.records import (
     RecentMessage,
     Rejection,
     TenantFailedSends,
+    TenantMediaCount,
     TenantMessageCount,
     UnknownOutcome,
     UnknownOutcomes,
@@ -57,6 +58,22 @@ ORDER BY total DESC, u.email NULLS LAST
 """
 
 
+# migrations/010: media_outcome is set on customer messages that were voice notes (audio) or images
+# (image, sticker) only. Groq's cost of these is the tenant's key's: the counts say what it bought.
+_MEDIA_PER_TENANT = """
+SELECT u.email,
+       count(*) FILTER (WHERE c.message_type = 'audio' AND c.media_outcome = 'transcribed') AS voice_understood,
+       count(*) FILTER (WHERE c.message_type = 'audio' AND c.media_outcome = 'fell_back') AS voice_fell_back,
+       count(*) FILTER (WHERE c.message_type <> 'audio' AND c.media_outcome = 'seen') AS images_understood,
+       count(*) FILTER (WHERE c.message_type <> 'audio' AND c.media_outcome = 'fell_back') AS images_fell_back
+FROM customer_conversations AS c
+LEFT JOIN auth.users AS u ON u.id = c.user_id
+WHERE c.created_at > NOW() - INTERVAL '24 hours' AND c.sender = 'user' AND c.media_outcome IS NOT NULL
+GROUP BY c.user_id, u.email
+ORDER BY count(*) DESC, u.email NULLS LAST
+"""
+
+
 async def identification_rate(conn: asyncpg.Connection) -> IdentificationRate:
     row = await conn.fetchrow(_IDENTIFICATION_RATE)
     assert row is not None
@@ -92,6 +109,20 @@ async def messages_per_tenant(conn: asyncpg.Connection) -> list[TenantMessageCou
     ]
 
 
+async def media_per_tenant(conn: asyncpg.Connection) -> list[TenantMediaCount]:
+    """Per tenant, the last 24 h: voice notes and images understood, and those that fell back."""
+    return [
+        TenantMediaCount(
+            tenant_email=row["email"],
+            voice_notes_understood=row["voice_understood"],
+            voice_notes_fell_back=row["voice_fell_back"],
+            images_understood=row["images_understood"],
+            images_fell_back=row["images_fell_back"],
+        )
+        for row in await conn.fetch(_MEDIA_PER_TENANT)
+    ]
+
+
 # One range scan of the last 7 days (index on created_at), one row per tenant with a finding.
 # A Groq rejection counts until a later customer message gets an AI answer (answered, no error);
 # a Graph 190 until a later reply reaches Graph (sent, delivered or read). The handler writes the
@@ -110,9 +141,17 @@ WITH per_tenant AS (
            max(created_at) FILTER (
                WHERE sender = 'bot' AND status IN ('sent', 'delivered', 'read')
            ) AS delivered_at,
-           count(*) FILTER (WHERE sender = 'user' AND status = 'outcome_unknown') AS outcome_unknown
+           count(*) FILTER (WHERE sender = 'user' AND status = 'outcome_unknown') AS outcome_unknown,
+           count(*) FILTER (WHERE stuck) AS unfinished,
+           min(created_at) FILTER (WHERE stuck) AS oldest_unfinished_at
     FROM (
         SELECT user_id, sender, status, error_title, message_type, created_at,
+               -- Still someone's to finish long after Lambda's retries (1 and 2 minutes) and the
+               -- lease: its event failed every attempt and waits in the dead-letter queue.
+               sender = 'user'
+                   AND status IN ('received', 'answering', 'sending', 'send_retry', 'resending')
+                   AND updated_at < now() - interval '15 minutes'
+                   AND (lease_expires_at IS NULL OR lease_expires_at < now()) AS stuck,
                sender = 'user' AND error_title LIKE 'groq rejected:%'
                    AND created_at > now() - interval '24 hours' AS groq_rejected,
                sender = 'bot' AND error_code = 190
@@ -129,9 +168,12 @@ SELECT user_id,
        CASE WHEN delivered_at IS NULL OR delivered_at < token_rejected_at THEN token_rejected_at END
            AS token_rejected_at,
        token_title,
-       outcome_unknown
+       outcome_unknown,
+       unfinished,
+       oldest_unfinished_at
 FROM per_tenant
 WHERE groq_rejected_at IS NOT NULL OR token_rejected_at IS NOT NULL OR outcome_unknown > 0
+   OR unfinished > 0
 """
 
 _GROQ_REJECTED_PREFIX = "groq rejected:"
@@ -189,7 +231,11 @@ async def delivery_health(conn: asyncpg.Connection) -> dict[UUID, DeliveryHealth
         if row["token_rejected_at"] is not None:
             token = Rejection(at=row["token_rejected_at"], reason=row["token_title"] or "")
         health[row["user_id"]] = DeliveryHealth(
-            groq_rejection=groq, whatsapp_token_rejection=token, sends_outcome_unknown=row["outcome_unknown"]
+            groq_rejection=groq,
+            whatsapp_token_rejection=token,
+            sends_outcome_unknown=row["outcome_unknown"],
+            unfinished_messages=row["unfinished"],
+            oldest_unfinished_at=row["oldest_unfinished_at"],
         )
     for row in await conn.fetch(_MODEL_SUBSTITUTIONS):
         substitution = ModelSubstitution(

@@ -53,6 +53,10 @@ class DeliveryHealth:
     groq_rejection: Rejection | None = None  # last 24 h
     whatsapp_token_rejection: Rejection | None = None  # Graph error 190, last 24 h
     sends_outcome_unknown: int = 0  # customer messages, last 7 days
+    # Customer messages of the last 7 days left unfinished for over 15 minutes: their events failed
+    # every Lambda attempt (dead-letter queue) or their invocations never came back.
+    unfinished_messages: int = 0
+    oldest_unfinished_at: datetime | None = None
     model_substitution: ModelSubstitution | None = None  # the latest, last 7 days
 
 
@@ -103,6 +107,17 @@ class TenantMessageCount:
     total: int
     from_customers: int
     from_assistant: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TenantMediaCount:
+    """Voice notes and images a tenant's customers sent: understood, or answered with the notice."""
+
+    tenant_email: str | None
+    voice_notes_understood: int  # transcribed and answered like a text
+    voice_notes_fell_back: int
+    images_understood: int  # images and stickers a vision model answered
+    images_fell_back: int
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -14,6 +14,7 @@ from admin.records import (
     IdentificationRate,
     RecentMessage,
     TenantFailedSends,
+    TenantMediaCount,
     TenantMessageCount,
     TenantOverview,
     TenantStatus,
@@ -122,6 +123,23 @@ def stats_report(
         ],
     )
     return out
+
+
+def media_report(counts: Sequence[TenantMediaCount]) -> str:
+    """Voice notes and images per tenant: understood (transcribed, seen) and fallen back to the notice."""
+    return "\nvoice notes and images per tenant (last 24 h):\n" + table(
+        ("tenant", "voice_understood", "voice_fell_back", "images_understood", "images_fell_back"),
+        [
+            (
+                c.tenant_email or "(unidentified)",
+                c.voice_notes_understood,
+                c.voice_notes_fell_back,
+                c.images_understood,
+                c.images_fell_back,
+            )
+            for c in counts
+        ],
+    )
 
 
 def delivery_report(unknown: UnknownOutcomes, failed: Sequence[TenantFailedSends]) -> str:

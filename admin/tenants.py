@@ -11,7 +11,12 @@ from admin.records import Tenant
 
 _EMAIL_TAKEN = "SELECT 1 FROM auth.users WHERE lower(email) = lower($1) LIMIT 1"
 
-_INSERT_TENANT = "INSERT INTO auth.users (email) VALUES ($1) RETURNING id, email"
+# $2: a chosen id (the sample events name one), or NULL for a new random one.
+_INSERT_TENANT = """
+INSERT INTO auth.users (id, email) VALUES (coalesce($2, gen_random_uuid()), $1) RETURNING id, email
+"""
+
+_PRIMARY_KEY = "users_pkey"
 
 _TENANT_BY_ID = "SELECT id, email FROM auth.users WHERE id = $1"
 
@@ -19,14 +24,17 @@ _TENANT_BY_ID = "SELECT id, email FROM auth.users WHERE id = $1"
 _TENANTS_BY_EMAIL = "SELECT id, email FROM auth.users WHERE lower(email) = lower($1) ORDER BY id LIMIT 2"
 
 
-async def add_tenant(conn: asyncpg.Connection, email: str) -> Tenant:
-    """Create the tenant; `DuplicateEmail` when the email is taken (the unique index decides races)."""
+async def add_tenant(conn: asyncpg.Connection, email: str, tenant_id: UUID | None = None) -> Tenant:
+    """Create the tenant (with `tenant_id` when given); `DuplicateEmail` when the email is taken
+    (the unique index decides races)."""
     async with conn.transaction():
         if await conn.fetchval(_EMAIL_TAKEN, email) is not None:
             raise DuplicateEmail(email)
         try:
-            row = await conn.fetchrow(_INSERT_TENANT, email)
-        except asyncpg.UniqueViolationError:
+            row = await conn.fetchrow(_INSERT_TENANT, email, tenant_id)
+        except asyncpg.UniqueViolationError as exc:
+            if tenant_id is not None and exc.constraint_name == _PRIMARY_KEY:
+                raise InvalidInput(f"a tenant with id {tenant_id} already exists") from None
             raise DuplicateEmail(email) from None
     assert row is not None
     return Tenant(id=row["id"], email=row["email"])

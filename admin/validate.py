@@ -10,8 +10,14 @@ from urllib.parse import urlsplit, urlunsplit
 
 from admin.errors import InvalidInput
 from admin.secrets_input import Secret
-from shared.graph_api import is_version_name, served_on
-from shared.groq_models import Kind, current_model, replacement_for_retired, retired_model
+from providers.graph_api import is_version_name, served_on
+from providers.groq_models import (
+    Kind,
+    can_see_images,
+    current_model,
+    replacement_for_retired,
+    retired_model,
+)
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _DIGITS = re.compile(r"[0-9]{1,32}")
@@ -23,6 +29,8 @@ _MAX_HISTORY_LENGTH = 100
 _CUSTOMER_NUMBER = re.compile(r"[1-9][0-9]{6,14}")
 _CUSTOMER_NUMBER_PUNCTUATION = str.maketrans("", "", " -.()")
 _MAX_WAIT_SECONDS = 600
+# ISO-639-1 as Groq's speech to text takes it (it also knows a few three-letter codes: haw, yue).
+_LANGUAGE = re.compile(r"[a-z]{2,3}")
 
 
 def email(value: str) -> str:
@@ -83,6 +91,19 @@ def model(value: str) -> str:
     return cleaned
 
 
+def model_or_default(value: str) -> str:
+    """A Groq model (not retired), or `default` (stored as none: the deployment's default)."""
+    return "default" if value.strip() == "default" else model(value)
+
+
+def transcription_language(value: str) -> str:
+    """An ISO-639-1 code (e.g. fr), or `auto` (stored as none: Groq detects the language)."""
+    cleaned = value.strip().lower()
+    if cleaned != "auto" and not _LANGUAGE.fullmatch(cleaned):
+        raise ArgumentTypeError(f"a language is an ISO-639-1 code such as fr or en, or auto; got {value!r}")
+    return cleaned
+
+
 def text(value: str) -> str:
     """A message or prompt: anything but blank."""
     if not value.strip():
@@ -120,7 +141,7 @@ def groq_api_key(key: Secret) -> None:
 
 
 def catalogued_chat_model(model_id: str, *, allow_unknown: bool) -> None:
-    """A chat model of the catalogue (`shared.groq_models`), or any with `allow_unknown`."""
+    """A chat model of the catalogue (`providers.groq_models`), or any with `allow_unknown`."""
     known = current_model(model_id)
     if known is None:
         if allow_unknown:
@@ -131,6 +152,37 @@ def catalogued_chat_model(model_id: str, *, allow_unknown: bool) -> None:
         )
     if known.kind is not Kind.CHAT:
         raise InvalidInput(f"{model_id} is a {known.kind.value.replace('_', '-')} model, not a chat model")
+
+
+def catalogued_vision_model(model_id: str) -> None:
+    """A model of the catalogue that sees images ('default' aside): the handler sends an image to
+    no other."""
+    if model_id == "default" or can_see_images(model_id):
+        return
+    known = current_model(model_id)
+    if known is None:
+        raise InvalidInput(
+            f"{model_id} is not a vision model this release knows; images go only to one it knows"
+        )
+    raise InvalidInput(f"{model_id} cannot see images; use qwen/qwen3.8-27b or default")
+
+
+def catalogued_transcription_model(model_id: str, *, allow_unknown: bool) -> None:
+    """A speech-to-text model of the catalogue ('default' aside), or any with `allow_unknown`."""
+    if model_id == "default":
+        return
+    known = current_model(model_id)
+    if known is None:
+        if allow_unknown:
+            return
+        raise InvalidInput(
+            f"{model_id} is not a Groq model this release knows; check the name, or pass"
+            " --allow-unknown-model if Groq added it since"
+        )
+    if known.kind is not Kind.SPEECH_TO_TEXT:
+        raise InvalidInput(
+            f"{model_id} is a {known.kind.value.replace('_', '-')} model, not a speech-to-text model"
+        )
 
 
 def graph_api_version(value: str) -> str:

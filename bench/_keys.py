@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from shared.master_keys import new_local_master_key
+from tenant_secrets.master_keys import new_local_master_key
 
 _KEY_VARIABLES = ("KMS_KEY_ID", "LOCAL_MASTER_KEY", "LOCAL_MASTER_KEY_FILE")
 

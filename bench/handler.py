@@ -27,9 +27,9 @@ from bench import Row
 from bench._cold import measure_cold_start
 from bench._keys import ensure_master_key
 from bench.pgproxy import count_round_trips
-from shared.database import PROJECT_ROOT, data_dir, start_embedded_postgres, with_database
+from ops.database import PROJECT_ROOT, data_dir, start_embedded_postgres, with_database
+from ops.migrate import migrate
 from shared.envelope import Envelope
-from shared.migrate import migrate
 from tests.factories import add_tenant
 
 PYTHON = sys.executable
@@ -144,8 +144,8 @@ def _events(numbers: list[str], count: int) -> Iterator[dict[str, Any]]:
 
 def _instrument_external_time() -> list[float]:
     """Wrap the Groq and Graph adapters so that the time spent waiting on them is summed."""
-    from handler.ai import GroqReplies
-    from handler.whatsapp import WhatsAppSender
+    from handler.adapters.graph import WhatsAppSender
+    from handler.adapters.groq import GroqReplies
 
     spent = [0.0]
     for cls, name in ((GroqReplies, "complete"), (WhatsAppSender, "send_text")):

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from shared.database import PROJECT_ROOT
+from ops.database import PROJECT_ROOT
 
 
 @dataclass

@@ -10,8 +10,10 @@ HandoffError
 
 from __future__ import annotations
 
+from shared.errors import TransientError
 
-class HandoffError(Exception):
+
+class HandoffError(TransientError):
     """The payload was not accepted by the handler side; `reason` is a short word for the log line."""
 
     reason = "failed"

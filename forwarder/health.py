@@ -3,25 +3,20 @@
 from __future__ import annotations
 
 import logging
-from functools import cache
-from importlib.metadata import PackageNotFoundError, version
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from forwarder.runtime import request_runtime
 from forwarder.settings import HandlerTarget
+from shared import SERVICE_VERSION
 from shared.env import ConfigurationError
 
 logger = logging.getLogger("forwarder")
 
 
-@cache
 def _version() -> str:
-    try:
-        return version("whatsapp-assistant")
-    except PackageNotFoundError:
-        return "unknown"
+    return SERVICE_VERSION
 
 
 async def health(request: Request) -> Response:

@@ -116,7 +116,7 @@ class LazyRuntime:
                 settings = self._settings
                 if settings is None:
                     settings = ForwarderSettings.from_env()
-                    configure_logging(settings.log_level)
+                    configure_logging(settings.log_level, loggers=("forwarder",))
                 self._runtime = build_runtime(settings, transport=self._transport, parking=self._parking)
             return self._runtime
 

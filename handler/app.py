@@ -1,16 +1,18 @@
-"""The handler's entry points: `app` (ASGI) and `lambda_handler` (AWS Lambda).
+"""The handler's entry points: `create_app` (ASGI; `app` reads the environment) and
+`HandlerFunction` (AWS Lambda; `lambda_handler` reads the environment).
 
-`lambda_handler` accepts several event shapes; each is one entry of `EVENT_SHAPES` with the same
+The Lambda function accepts several event shapes; each is one entry of `EVENT_SHAPES` with the same
 two parts (does this event belong to me? handle it), tried in order, as Mangum does for HTTP.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
 from mangum import Mangum
@@ -19,23 +21,18 @@ from starlette.middleware import Middleware
 from starlette.routing import Route
 
 from handler import http_routes
-from handler.envelope_flow import process_envelope, process_payload
-from handler.errors import (
-    HandlerError,
-    RetryLater,
-    UnrecognisedEvent,
-    describe_failure,
-    scrubbed_for_lambda,
-)
-from handler.http_routes import TRANSIENT_FAILURES, deadline_from_context, request_id_from_context
-from handler.outcomes import BatchSummary, Services
-from handler.payload_proof import PayloadProof
-from handler.retry import Deadline, LambdaEvent
-from handler.runtime import close_runtime, container_loop, get_runtime
-from handler.seed_flow import answer_seed_request
-from handler.seed_request import InvalidRequest, looks_like_seed_request, parse_seed_request
+from handler.conversation.envelope_flow import process_envelope, process_payload
+from handler.conversation.seed_relay import answer_seed_request
+from handler.conversation.seed_request import InvalidRequest, looks_like_seed_request, parse_seed_request
+from handler.conversation.services import Services
+from handler.errors import RetryLater, UnrecognisedEvent, describe_failure, scrubbed_for_lambda
+from handler.http_routes import deadline_from_context, request_id_from_context
+from handler.model import BatchSummary, Deadline, LambdaEvent, PayloadProof
+from handler.runtime import LazyRuntime
+from handler.settings import HandlerSettings
 from shared.envelope import Envelope, InvalidEnvelope
-from shared.logs import configure_logging
+from shared.errors import AssistantError, handling_of
+from shared.logs import configure_logging, log_context
 from shared.webhook import is_whatsapp_payload
 
 logger = logging.getLogger("handler")
@@ -43,62 +40,85 @@ logger = logging.getLogger("handler")
 MAX_REQUEST_BYTES = 4 * 1024 * 1024
 
 
-@asynccontextmanager
-async def lifespan(app: Starlette) -> AsyncIterator[None]:
-    # Only local servers run this (Mangum runs with lifespan off): Lambda keeps its pool warm.
-    configure_logging()
-    yield
-    await close_runtime()
+def create_app(settings: HandlerSettings | None = None, *, runtime: LazyRuntime | None = None) -> Starlette:
+    """The handler's HTTP app. Its runtime is built on the first request, from `settings` (or the
+    environment when None) unless one is given; a local server's shutdown closes it."""
+    lazy = runtime or LazyRuntime(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        # Only local servers run this (Mangum runs with lifespan off): Lambda keeps its pool warm.
+        configure_logging(settings.log_level if settings else None, loggers=("handler",))
+        yield
+        await lazy.close()
+
+    app = Starlette(
+        routes=[
+            Route("/health", http_routes.health, methods=["GET"]),
+            Route("/webhook", http_routes.verify_webhook, methods=["GET"]),
+            Route("/webhook", http_routes.meta_webhook, methods=["POST"]),
+            Route("/internal/envelope", http_routes.forwarded_envelope, methods=["POST"]),
+            Route("/functions/v1/api-chatbot", http_routes.seed_chatbot, methods=["POST"]),
+            Route("/chat", http_routes.web_chat, methods=["POST"]),
+        ],
+        lifespan=lifespan,
+        middleware=[Middleware(http_routes.ScrubbedErrors)],
+        max_body_size=MAX_REQUEST_BYTES,
+    )
+    app.state.runtime = lazy
+    return app
 
 
-app = Starlette(
-    routes=[
-        Route("/health", http_routes.health, methods=["GET"]),
-        Route("/webhook", http_routes.verify_webhook, methods=["GET"]),
-        Route("/webhook", http_routes.meta_webhook, methods=["POST"]),
-        Route("/internal/envelope", http_routes.forwarded_envelope, methods=["POST"]),
-        Route("/functions/v1/api-chatbot", http_routes.seed_chatbot, methods=["POST"]),
-        Route("/chat", http_routes.web_chat, methods=["POST"]),
-    ],
-    lifespan=lifespan,
-    middleware=[Middleware(http_routes.ScrubbedErrors)],
-    max_body_size=MAX_REQUEST_BYTES,
-)
+@dataclass(slots=True)
+class Container:
+    """One Lambda container: the event loop every invocation runs on, the runtime built on it, and
+    the HTTP app (behind Mangum) that shares that runtime with the other event shapes."""
 
+    loop: asyncio.AbstractEventLoop
+    runtime: LazyRuntime
+    mangum: Mangum
 
-@cache
-def _mangum() -> Mangum:
-    # Lifespan off: Mangum would otherwise run startup and shutdown around every invocation.
-    return Mangum(app, lifespan="off")
+    @classmethod
+    def start(cls, settings: HandlerSettings | None) -> Container:
+        runtime = LazyRuntime(settings)
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)  # before Mangum, which would make a loop of its own otherwise
+        # Lifespan off: Mangum would otherwise run startup and shutdown around every invocation.
+        return cls(
+            loop=loop, runtime=runtime, mangum=Mangum(create_app(settings, runtime=runtime), lifespan="off")
+        )
+
+    def run(
+        self, work: Callable[[Services, Deadline], Awaitable[dict[str, Any]]], context: Any
+    ) -> dict[str, Any]:
+        """Run `work` on the container's loop with its services and the invocation's deadline."""
+
+        async def run() -> dict[str, Any]:
+            runtime = await self.runtime.get()
+            deadline = deadline_from_context(context, runtime.settings.outcome_reserve_seconds)
+            return await work(runtime.services, deadline)
+
+        return self.loop.run_until_complete(run())
+
+    def close(self) -> None:
+        self.loop.run_until_complete(self.runtime.close())
+        self.loop.close()
 
 
 # --- Lambda event shapes ---------------------------------------------------------------------
 
 
-def _is_http_event(event: Mapping[str, Any], context: Any) -> bool:
+def _is_http_event(container: Container, event: Mapping[str, Any], context: Any) -> bool:
     try:
-        _mangum().infer(event, context)  # type: ignore[arg-type]
+        container.mangum.infer(event, context)  # type: ignore[arg-type]
     except RuntimeError:
         return False
     return True
 
 
-def _handle_http(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
-    response: dict[str, Any] = _mangum()(event, context)  # type: ignore[arg-type]
+def _handle_http(container: Container, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+    response: dict[str, Any] = container.mangum(event, context)  # type: ignore[arg-type]
     return response
-
-
-def _on_container_loop(
-    context: Any, work: Callable[[Services, Deadline], Awaitable[dict[str, Any]]]
-) -> dict[str, Any]:
-    """Run `work` on the container's loop with its services and the invocation's deadline."""
-
-    async def run() -> dict[str, Any]:
-        runtime = await get_runtime()
-        deadline = deadline_from_context(context, runtime.settings.outcome_reserve_seconds)
-        return await work(runtime.services, deadline)
-
-    return container_loop().run_until_complete(run())
 
 
 def _batch_result(summary: BatchSummary) -> dict[str, Any]:
@@ -108,7 +128,7 @@ def _batch_result(summary: BatchSummary) -> dict[str, Any]:
     return {"success": True, **summary.as_dict()}
 
 
-def _handle_envelope(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+def _handle_envelope(container: Container, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
     envelope = Envelope.from_dict(event)
 
     async def work(services: Services, deadline: Deadline) -> dict[str, Any]:
@@ -117,10 +137,10 @@ def _handle_envelope(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
         )
         return _batch_result(summary)
 
-    return _on_container_loop(context, work)
+    return container.run(work, context)
 
 
-def _handle_meta_payload(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+def _handle_meta_payload(container: Container, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
     """A raw Meta payload as the event (a console test): trusted like any direct invoke (IAM)."""
 
     async def work(services: Services, deadline: Deadline) -> dict[str, Any]:
@@ -133,10 +153,10 @@ def _handle_meta_payload(event: Mapping[str, Any], context: Any) -> dict[str, An
         )
         return _batch_result(summary)
 
-    return _on_container_loop(context, work)
+    return container.run(work, context)
 
 
-def _handle_seed_request(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+def _handle_seed_request(container: Container, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
     try:
         request = parse_seed_request(event)
     except InvalidRequest as invalid:
@@ -146,20 +166,20 @@ def _handle_seed_request(event: Mapping[str, Any], context: Any) -> dict[str, An
         response = await answer_seed_request(request, services, deadline)
         return {"statusCode": response.status_code, **response.body}
 
-    return _on_container_loop(context, work)
+    return container.run(work, context)
 
 
 @dataclass(frozen=True, slots=True)
 class EventShape:
     description: str
-    matches: Callable[[Mapping[str, Any], Any], bool]
-    handle: Callable[[Mapping[str, Any], Any], dict[str, Any]]
+    matches: Callable[[Container, Mapping[str, Any], Any], bool]
+    handle: Callable[[Container, Mapping[str, Any], Any], dict[str, Any]]
 
 
 EVENT_SHAPES: tuple[EventShape, ...] = (
     EventShape(
         "forwarder envelope (kind=whatsapp-webhook-envelope)",
-        lambda event, _: Envelope.matches(event),
+        lambda _, event, __: Envelope.matches(event),
         _handle_envelope,
     ),
     EventShape(
@@ -169,45 +189,73 @@ EVENT_SHAPES: tuple[EventShape, ...] = (
     ),
     EventShape(
         "seed edge-function request (text with phoneNumber or webUserId)",
-        lambda event, _: looks_like_seed_request(event),
+        lambda _, event, __: looks_like_seed_request(event),
         _handle_seed_request,
     ),
     EventShape(
         "Meta webhook payload (object=whatsapp_business_account)",
-        lambda event, _: is_whatsapp_payload(event),
+        lambda _, event, __: is_whatsapp_payload(event),
         _handle_meta_payload,
     ),
 )
 
 
-# Raised to Lambda as they are: our own errors (their messages are ours) and failures a retry may cure.
-_KEEP_THEIR_TYPE: tuple[type[BaseException], ...] = (HandlerError, InvalidEnvelope, *TRANSIENT_FAILURES)
+class HandlerFunction:
+    """The Lambda function: `lambda_handler(event, context)` finds the event's shape and hands it
+    to that shape's handler.
 
+    Each thread that calls it is one container (Lambda calls a container's function from one
+    thread for its whole life; a harness emulating several containers calls from several), with
+    its own loop and runtime, built from `settings` (or the environment when None) on first use.
 
-def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
-    """AWS Lambda entry: find the event's shape and hand it to that shape's handler.
-
-    What it raises reaches Lambda's error report and the dead-letter queue: our own errors and
-    the infrastructure failures a retry may cure keep their type; anything else is scrubbed
+    What it raises reaches Lambda's error report and the dead-letter queue, and makes Lambda retry
+    the event: our own errors go as they are when their family fails an invocation
+    (`shared/errors.py`), or end it with their message otherwise; anything else is scrubbed
     (`scrubbed_for_lambda`), because a library's message may quote a customer's number or text
     (asyncpg's do, in the message or its DETAIL)."""
-    configure_logging()
-    container_loop()  # Mangum and our coroutines both run on the container's one loop
-    try:
-        return _dispatch(event, context)
-    except _KEEP_THEIR_TYPE:
-        raise
-    except Exception as error:
-        logger.error("invocation failed", extra={"reason": describe_failure(error)})
-        raise scrubbed_for_lambda(error, _KEEP_THEIR_TYPE) from None
+
+    def __init__(self, settings: HandlerSettings | None = None) -> None:
+        self._settings = settings
+        self._containers = threading.local()
+
+    def __call__(self, event: Any, context: Any) -> dict[str, Any]:
+        configure_logging(self._settings.log_level if self._settings else None, loggers=("handler",))
+        container = self._container()
+        with log_context(aws_request_id=request_id_from_context(context)):
+            try:
+                return _dispatch(container, event, context)
+            except AssistantError as error:
+                if handling_of(error).fail_invocation:
+                    raise
+                logger.error("invocation ended without a result", extra={"reason": str(error)})
+                return {"success": False, "error": str(error)}
+            except Exception as error:
+                logger.error("invocation failed", extra={"reason": describe_failure(error)})
+                raise scrubbed_for_lambda(error) from None
+
+    def close_container(self) -> None:
+        """End the calling thread's container: its pool, its connections, its loop (a container
+        stopping; Lambda itself just freezes and discards it)."""
+        container: Container | None = getattr(self._containers, "current", None)
+        if container is not None:
+            self._containers.current = None
+            container.close()
+
+    def _container(self) -> Container:
+        container: Container | None = getattr(self._containers, "current", None)
+        if container is None:
+            container = self._containers.current = Container.start(self._settings)
+        # Mangum and our coroutines both run on the container's one loop.
+        asyncio.set_event_loop(container.loop)
+        return container
 
 
-def _dispatch(event: Any, context: Any) -> dict[str, Any]:
+def _dispatch(container: Container, event: Any, context: Any) -> dict[str, Any]:
     if isinstance(event, Mapping):
         for shape in EVENT_SHAPES:
-            if shape.matches(event, context):
+            if shape.matches(container, event, context):
                 try:
-                    return shape.handle(event, context)
+                    return shape.handle(container, event, context)
                 except InvalidEnvelope as invalid:
                     logger.error("invalid envelope", extra={"reason": str(invalid)})
                     raise
@@ -217,4 +265,9 @@ def _dispatch(event: Any, context: Any) -> dict[str, Any]:
     raise UnrecognisedEvent(f"unrecognised event (got {keys}); expected one of: {expected}")
 
 
-__all__ = ["EVENT_SHAPES", "app", "lambda_handler"]
+# What uvicorn serves (`uvicorn handler.app:app`) and what the template names as the function's
+# handler (`handler.app.lambda_handler`); both read the environment on first use, not on import.
+app = create_app()
+lambda_handler = HandlerFunction()
+
+__all__ = ["EVENT_SHAPES", "HandlerFunction", "app", "create_app", "lambda_handler"]

@@ -8,45 +8,49 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
 
-import asyncpg
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from handler.envelope_flow import process_envelope, process_payload_text
-from handler.errors import describe_failure
-from handler.outcomes import BatchSummary
-from handler.payload_proof import PayloadProof
-from handler.retry import Deadline
-from handler.runtime import Runtime, get_runtime
-from handler.seed_flow import answer_seed_request
-from handler.seed_request import SeedRequest, parse_seed_request
+from handler.conversation.envelope_flow import process_envelope, process_payload_text
+from handler.conversation.seed_relay import answer_seed_request
+from handler.conversation.seed_request import SeedRequest, parse_seed_request
+from handler.errors import DatabaseUnavailable, InvocationFailed, RetryLater, describe_failure
+from handler.model import BatchSummary, Deadline, PayloadProof
+from handler.runtime import LazyRuntime, Runtime
 from shared import SERVICE_VERSION
 from shared.envelope import Envelope, InvalidEnvelope
+from shared.errors import (
+    AssistantError,
+    ConfigurationError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    TransientError,
+    Unauthorized,
+    handling_of,
+)
 from shared.json_body import MalformedJson, parse_json_body
-from shared.master_keys import MasterKeyUnavailable
 from shared.signature import (
     FORWARDER_SIGNATURE_HEADER,
     META_SIGNATURE_HEADER,
     SignatureCheck,
     check_signature,
+    handshake_challenge,
+    signature_refusal,
     verify_signature,
 )
 
 logger = logging.getLogger("handler")
 
-# Failures of a dependency that may pass: the caller should retry (Meta, the forwarder, Lambda).
-TRANSIENT_FAILURES: tuple[type[BaseException], ...] = (
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.exceptions.CannotConnectNowError,
-    asyncpg.exceptions.TooManyConnectionsError,
-    OSError,
-    TimeoutError,
-    MasterKeyUnavailable,  # KMS unreachable or throttling: the tenant's secrets cannot be read now
-)
 # Time kept when nothing says how long we have (outside Lambda).
 _DEFAULT_BUDGET_SECONDS = 25.0
+
+
+async def runtime_of(request: Request) -> Runtime:
+    """The runtime of the app serving `request` (`create_app` puts it in the app's state)."""
+    lazy: LazyRuntime = request.app.state.runtime
+    return await lazy.get()
 
 
 def request_deadline(request: Request, runtime: Runtime) -> Deadline:
@@ -72,32 +76,39 @@ def error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"success": False, "error": message}, status_code=status)
 
 
+def refused(failure: AssistantError, message: str | None = None) -> JSONResponse:
+    """The answer to `failure`: the status its family has in the error table (shared/errors.py)."""
+    return error(handling_of(failure).http_status, str(failure) if message is None else message)
+
+
 def summary_response(summary: BatchSummary) -> JSONResponse:
     if summary.retry_later:
         # A passing failure left messages unanswered: the sender's retry finishes them.
-        return JSONResponse({"success": False, "retry": True, **summary.as_dict()}, status_code=503)
+        status = handling_of(RetryLater()).http_status
+        return JSONResponse({"success": False, "retry": True, **summary.as_dict()}, status_code=status)
     return JSONResponse({"success": True, **summary.as_dict()})
 
 
-def signature_refusal(check: SignatureCheck, secret_variable: str) -> Response | None:
-    """None for a valid signature; 503 when we have nothing to check against (our configuration,
-    so the sender should retry once it is fixed), 401 otherwise."""
-    if check is SignatureCheck.VALID:
+def refusal_response(check: SignatureCheck, secret_variable: str) -> Response | None:
+    """None for a valid signature; else the answer `shared.signature.signature_refusal` rules."""
+    refusal = signature_refusal(check, secret_variable)
+    if refusal is None:
         return None
-    if check is SignatureCheck.NO_SECRET:
+    if isinstance(refusal, ConfigurationError):
         logger.error("cannot verify signatures: setting missing", extra={"setting": secret_variable})
-        return error(503, "not configured")
+        return refused(refusal, "not configured")
     logger.warning("signature rejected", extra={"reason": check.value})
-    return error(401, f"invalid signature ({check.value})")
+    return refused(refusal)
 
 
 async def guarded(work: Callable[[], Awaitable[Response]]) -> Response:
-    """Turn a dependency outage into 503 (retry me), never into a 200 that loses the message."""
+    """Turn a dependency outage (or our own configuration, until fixed) into the table's answer,
+    503: retry me, never a 200 that loses the message."""
     try:
         return await work()
-    except TRANSIENT_FAILURES as failure:
+    except (TransientError, ConfigurationError) as failure:
         logger.error("dependency unavailable", extra={"error_type": type(failure).__name__})
-        return error(503, "temporarily unavailable, retry later")
+        return refused(failure, "temporarily unavailable, retry later")
 
 
 class ScrubbedErrors:
@@ -125,15 +136,17 @@ class ScrubbedErrors:
                 "request failed", extra={"path": scope.get("path", ""), "reason": describe_failure(failure)}
             )
             if not started:
-                await error(500, "internal error")(scope, receive, send)
+                await refused(InvocationFailed(describe_failure(failure)), "internal error")(
+                    scope, receive, send
+                )
 
 
 async def health(request: Request) -> Response:
-    runtime = await get_runtime()
+    runtime = await runtime_of(request)
     database_ok = True
     try:
-        await runtime.pool.fetchval("SELECT 1")
-    except TRANSIENT_FAILURES:
+        await runtime.services.store.ping()
+    except TransientError:
         database_ok = False
     settings = runtime.settings
     body = {
@@ -146,39 +159,34 @@ async def health(request: Request) -> Response:
             "hasForwarderSecret": bool(settings.forwarder_handler_secret),
         },
     }
-    return JSONResponse(body, status_code=200 if database_ok else 503)
+    status = 200 if database_ok else handling_of(DatabaseUnavailable()).http_status
+    return JSONResponse(body, status_code=status)
 
 
 async def verify_webhook(request: Request) -> Response:
     """Meta's subscription handshake, for deployments where Meta calls the handler directly."""
-    runtime = await get_runtime()
-    params = request.query_params
-    token = params.get("hub.verify_token", "")
-    expected = runtime.settings.verify_token
-    if (
-        params.get("hub.mode") == "subscribe"
-        and expected
-        and hmac.compare_digest(token.encode(), expected.encode())
-    ):
-        return PlainTextResponse(params.get("hub.challenge", ""))
+    runtime = await runtime_of(request)
+    challenge = handshake_challenge(request.query_params, runtime.settings.verify_token)
+    if challenge is not None:
+        return PlainTextResponse(challenge)
     logger.warning("webhook verification refused")
-    return PlainTextResponse("Forbidden", status_code=403)
+    return PlainTextResponse("Forbidden", status_code=handling_of(Forbidden()).http_status)
 
 
 async def meta_webhook(request: Request) -> Response:
     """Meta calling the handler directly: the same signature check as the forwarder's."""
-    runtime = await get_runtime()
+    runtime = await runtime_of(request)
     body = await request.body()
     verification = verify_signature(
         body, request.headers.get(META_SIGNATURE_HEADER), runtime.settings.meta_app_secrets
     )
-    if refusal := signature_refusal(verification.check, "META_APP_SECRET"):
+    if refusal := refusal_response(verification.check, "META_APP_SECRET"):
         return refusal
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         logger.warning("webhook refused", extra={"reason": "body is not UTF-8"})
-        return error(400, "body is not UTF-8")
+        return refused(InvalidInput("body is not UTF-8"))
 
     async def work() -> Response:
         try:
@@ -192,7 +200,7 @@ async def meta_webhook(request: Request) -> Response:
             )
         except InvalidEnvelope as invalid:
             logger.warning("webhook refused", extra={"reason": str(invalid)})
-            return error(400, str(invalid))
+            return refused(invalid)
         return summary_response(summary)
 
     return await guarded(work)
@@ -200,11 +208,11 @@ async def meta_webhook(request: Request) -> Response:
 
 async def forwarded_envelope(request: Request) -> Response:
     """The forwarder's development transport: an envelope signed with the shared secret."""
-    runtime = await get_runtime()
+    runtime = await runtime_of(request)
     body = await request.body()
     secret = runtime.settings.forwarder_handler_secret
     check = check_signature(body, request.headers.get(FORWARDER_SIGNATURE_HEADER), [secret] if secret else [])
-    if refusal := signature_refusal(check, "FORWARDER_HANDLER_SECRET"):
+    if refusal := refusal_response(check, "FORWARDER_HANDLER_SECRET"):
         return refusal
     try:
         data = parse_json_body(body)
@@ -213,14 +221,14 @@ async def forwarded_envelope(request: Request) -> Response:
         envelope = Envelope.from_dict(data)
     except (MalformedJson, InvalidEnvelope) as invalid:
         logger.warning("forwarded envelope refused", extra={"reason": str(invalid)})
-        return error(400, f"invalid envelope: {invalid}")
+        return refused(invalid, f"invalid envelope: {invalid}")
 
     async def work() -> Response:
         try:
             # No request id: the sender's retries over HTTP are new requests, so every claim counts.
             summary = await process_envelope(envelope, runtime.services, request_deadline(request, runtime))
         except InvalidEnvelope as invalid:
-            return error(400, f"invalid envelope: {invalid}")
+            return refused(invalid, f"invalid envelope: {invalid}")
         return summary_response(summary)
 
     return await guarded(work)
@@ -239,33 +247,33 @@ async def web_chat(request: Request) -> Response:
     bearer = bearer_token(request)
     if bearer is None:
         logger.warning("web chat refused: no key", extra={"route": "/chat"})
-        return error(401, _WEB_CHAT_KEY_REFUSED)
-    runtime = await get_runtime()
+        return refused(Unauthorized(_WEB_CHAT_KEY_REFUSED))
+    runtime = await runtime_of(request)
     try:
         seed_request = parse_seed_request(parse_json_body(await request.body()), web_only=True)
-    except ValueError as invalid:
+    except InvalidInput as invalid:
         logger.warning("web chat request refused", extra={"reason": str(invalid)})
-        return error(400, str(invalid))
+        return refused(invalid)
     return await _answer(request, runtime, replace(seed_request, web_chat_key=bearer))
 
 
 async def seed_chatbot(request: Request) -> Response:
     """`POST /functions/v1/api-chatbot`: the old webhook's relay, for the deployment's seed route key
     only (`SEED_ROUTE_KEY`, as the old webhook sent its bearer key); off when none is configured."""
-    runtime = await get_runtime()
+    runtime = await runtime_of(request)
     expected = runtime.settings.seed_route_key
     if not expected:
         logger.warning("seed route called but SEED_ROUTE_KEY is not set: the route is off")
-        return error(404, "not found")
+        return refused(NotFound("not found"))
     presented = bearer_token(request) or ""
     if not hmac.compare_digest(presented.encode(), expected.encode()):
         logger.warning("seed route refused: missing or wrong key", extra={"hasKey": bool(presented)})
-        return error(401, "missing or invalid key")
+        return refused(Unauthorized("missing or invalid key"))
     try:
         seed_request = parse_seed_request(parse_json_body(await request.body()))
-    except ValueError as invalid:
+    except InvalidInput as invalid:
         logger.warning("seed request refused", extra={"reason": str(invalid)})
-        return error(400, str(invalid))
+        return refused(invalid)
     return await _answer(request, runtime, seed_request)
 
 

@@ -1,9 +1,60 @@
-"""The handler's vocabulary: the states a customer message and a reply go through (the SQL in
-migrations/ mirrors these values)."""
+"""The handler's vocabulary, its ground floor: tenants, the states a customer message and a reply
+go through (the SQL in migrations/ mirrors those values), claims, outcomes, what vouches for a
+payload, and time. Data only: the decisions about it live in `conversation/decide.py`."""
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
+from typing import Literal
+from uuid import UUID
+
+from shared.envelope import Envelope
+
+# --- tenants -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WhatsAppCredentials:
+    phone_number_id: str
+    access_token: str = field(repr=False)
+    app_secret: str | None = field(default=None, repr=False)
+    graph_api_version: str | None = None  # None: the deployment's GRAPH_API_VERSION
+    # An app secret is stored but cannot be decrypted: no payload can be proven, so none is acted on.
+    app_secret_unreadable: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GroqConfig:
+    api_key: str = field(repr=False)
+    model: str
+    temperature: float
+    # Voice notes and images (None: the deployment's defaults, `MediaPolicy`).
+    vision_model: str | None = None
+    transcription_model: str | None = None
+    transcription_language: str | None = None  # ISO-639-1 hint, e.g. "fr"; None: Groq detects it
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AssistantSettings:
+    system_prompt: str
+    history_length: int
+    fallback_text: str
+    unsupported_media_text: str
+    typing_indicator: bool = True  # mark the message read and show "typing…" before asking Groq
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Tenant:
+    user_id: UUID
+    whatsapp: WhatsAppCredentials | None  # None: replies are saved but cannot be sent
+    groq: GroqConfig | None  # None: the tenant cannot be served (503)
+    assistant: AssistantSettings
+
+
+# --- messages, replies and their states ---------------------------------------------------------
 
 
 class MessageStatus(StrEnum):
@@ -40,3 +91,267 @@ class ReplyStatus(StrEnum):
     FAILED = "failed"
     NOT_SENT = "not_sent"  # never sent: no credentials, or an earlier part failed for good
     OUTCOME_UNKNOWN = "outcome_unknown"  # the request left, no answer came back: never resent
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Recipient:
+    """Whom a reply goes to: the phone number when the customer's message carried one (`to`),
+    else their business-scoped user id (`recipient`, Meta's field for BSUIDs since July 2026)."""
+
+    phone: str | None = None
+    user_id: str | None = None
+
+    def __post_init__(self) -> None:
+        if not (self.phone or self.user_id):
+            raise ValueError("a recipient needs a phone number or a business-scoped user id")
+
+    def payload_fields(self) -> dict[str, str]:
+        return {"to": self.phone} if self.phone else {"recipient": self.user_id or ""}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Turn:
+    """One earlier message of the conversation, oldest first when in a list."""
+
+    sender: Literal["user", "bot"]
+    content: str
+
+
+class MediaOutcome(StrEnum):
+    """What became of a customer's voice note or image (`customer_conversations.media_outcome`)."""
+
+    TRANSCRIBED = "transcribed"  # its content is the transcript, answered like a text
+    SEEN = "seen"  # a vision model answered it (its content says an image came, and its caption)
+    FELL_BACK = "fell_back"  # not understood: the notice was sent, the reason is its error_title
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MediaPolicy:
+    """The deployment's rules for media: how large a file is fetched, and the default models."""
+
+    max_audio_bytes: int
+    max_image_bytes: int
+    vision_model: str
+    transcription_model: str
+    check_sha256: bool = True  # compare the bytes with Meta's checksum when Meta gives one
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MediaMetadata:
+    """Graph's answer to `GET /{media-id}`: where the bytes are for the next 5 minutes, and what they are."""
+
+    url: str = field(repr=False)
+    mime_type: str
+    sha256: str | None
+    file_size: int | None
+
+
+# --- claims and what the store reports ---------------------------------------------------------
+
+
+class ClaimOutcome(StrEnum):
+    CLAIMED = "claimed"  # ours to answer (first attempt, or resuming after a crash)
+    RESEND = "resend"  # ours to finish: its recorded reply is sent again, Groq is not asked
+    ALREADY_HANDLED = "already_handled"  # a duplicate of a message answered (or given up) before
+    IN_PROGRESS = "in_progress"  # another invocation holds the lease right now
+    OUTCOME_UNKNOWN = "outcome_unknown"  # a crash during the send: it may have reached the customer
+    NO_TENANT = "no_tenant"  # no active tenant has this business number
+
+
+class StatusApplied(StrEnum):
+    """What a delivery status did to the reply it names."""
+
+    APPLIED = "applied"
+    STALE = "stale"  # a known reply already at this stage or later (Meta repeats and reorders them)
+    UNKNOWN = "unknown"  # no reply of this tenant has that id (or it may not act for the tenant)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StatusWrite:
+    """What writing a delivery status did. A reply of a tenant with its own Meta app secret is not
+    written until the payload is proven for that app: `needs_proof_for` is then that secret."""
+
+    applied: StatusApplied
+    needs_proof_for: str | None = field(default=None, repr=False)
+    app_secret_unreadable: bool = False  # nothing can be proven against a secret we cannot read
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Claim:
+    outcome: ClaimOutcome
+    tenant: Tenant | None = None
+    inbound_id: UUID | None = None
+    attempts: int = 0
+    customer_key: str = ""  # the conversation's key: the customer's phone number or BSUID
+    earlier_pending: int = 0  # earlier messages of this customer still being answered elsewhere
+    earlier_waiting: int = 0  # earlier messages of this customer waiting for a retry
+    history: tuple[Turn, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NewMessage:
+    """An inbound message as it is recorded."""
+
+    phone_number_id: str
+    customer_phone: str | None  # Meta's `from`
+    customer_user_id: str | None  # Meta's `from_user_id` (BSUID)
+    content: str
+    wa_message_id: str
+    message_type: str
+    meta_timestamp: datetime | None
+
+    def parameters(self) -> tuple[object, ...]:
+        """$1–$7 of the statements that record an inbound message, in their order."""
+        return (
+            self.phone_number_id,
+            self.customer_phone,
+            self.customer_user_id,
+            self.content,
+            self.wa_message_id,
+            self.message_type,
+            self.meta_timestamp,
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SendResult:
+    """What the Graph API said about one part of a reply."""
+
+    row_id: UUID
+    wa_message_id: str | None
+    status: ReplyStatus
+    error_code: int | None = None
+    error_title: str | None = None
+
+
+# --- what vouches for a payload ----------------------------------------------------------------
+
+
+class ProofKind(StrEnum):
+    SIGNED = "signed"  # a whole payload: Meta's bytes and signature, and maybe the forwarder's key id
+    SPLIT_PART = "split_part"  # a part of a payload the forwarder split: its key id only
+    UNSIGNED = "unsigned"
+    SEED_RELAY = "seed_relay"
+
+
+@dataclass(frozen=True, slots=True)
+class PayloadProof:
+    kind: ProofKind
+    body: bytes | None = field(default=None, repr=False)
+    signature: str | None = None
+    verified_by: str | None = None  # the key id of the app secret that verified the whole payload
+
+    @classmethod
+    def signed(cls, body: bytes, signature: str | None, *, verified_by: str | None = None) -> PayloadProof:
+        return cls(ProofKind.SIGNED, body, signature, verified_by)
+
+    @classmethod
+    def from_envelope(cls, envelope: Envelope, raw_body: str) -> PayloadProof:
+        """A whole payload (inline or parked) is Meta's original bytes; a part of a split one is not."""
+        if envelope.parts == 1:
+            return cls.signed(raw_body.encode(), envelope.signature, verified_by=envelope.verified_by)
+        return cls(ProofKind.SPLIT_PART, verified_by=envelope.verified_by)
+
+    @classmethod
+    def unsigned(cls) -> PayloadProof:
+        return cls(ProofKind.UNSIGNED)
+
+    @classmethod
+    def seed_relay(cls) -> PayloadProof:
+        return cls(ProofKind.SEED_RELAY)
+
+
+# --- outcomes ----------------------------------------------------------------------------------
+
+
+class Outcome(StrEnum):
+    REPLIED = "replied"  # every part of the reply was accepted by Meta
+    SEND_FAILED = "send_failed"  # Meta refused the reply (recorded with code and title)
+    NOT_SENT = "not_sent"  # saved, but the tenant has no WhatsApp credentials
+    IGNORED = "ignored"  # nothing to answer (reaction, system notice)
+    DUPLICATE = "duplicate"  # answered before
+    DEFERRED = "deferred"  # another invocation holds it now and finishes it (or its own retry does)
+    RETRY_LATER = "retry_later"  # a passing failure outlasted this invocation: a retry finishes it
+    OUTCOME_UNKNOWN = "outcome_unknown"  # an earlier attempt died during the send
+    NO_TENANT = "no_tenant"  # no active tenant for the business number
+    NO_GROQ = "no_groq"  # the tenant has no Groq configuration
+    REFUSED = "refused"  # not signed with the tenant's own Meta app secret (conversation/decide.py)
+    INVALID = "invalid"  # a value Postgres cannot store: refused with the reason, the batch goes on
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MessageResult:
+    outcome: Outcome
+    reply: str | None = None
+    wa_message_ids: tuple[str, ...] = ()
+
+
+@dataclass(slots=True)
+class BatchSummary:
+    outcomes: dict[str, int] = field(default_factory=dict)
+    statuses_applied: int = 0
+    statuses_stale: int = 0  # for a known reply, not moving it forward (repeated, out of order)
+    statuses_unmatched: int = 0
+    skipped: int = 0
+
+    def count(self, outcome: Outcome) -> None:
+        self.outcomes[outcome.value] = self.outcomes.get(outcome.value, 0) + 1
+
+    @property
+    def retry_later(self) -> int:
+        """Messages a retry of this invocation must finish."""
+        return self.outcomes.get(Outcome.RETRY_LATER.value, 0)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "messages": dict(self.outcomes),
+            "statuses_applied": self.statuses_applied,
+            "statuses_stale": self.statuses_stale,
+            "statuses_unmatched": self.statuses_unmatched,
+            "skipped": self.skipped,
+        }
+
+
+# --- time --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Deadline:
+    """A point in monotonic time by which the work must have recorded its outcome."""
+
+    at: float
+
+    @classmethod
+    def after(cls, seconds: float) -> Deadline:
+        return cls(time.monotonic() + seconds)
+
+    def remaining(self) -> float:
+        return max(0.0, self.at - time.monotonic())
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LambdaEvent:
+    """What tells one asynchronous event's attempts apart from other events' and from each other.
+
+    Lambda tries an event 1 + N times (its MaximumRetryAttempts), waiting about 1 then 2 minutes,
+    and keeps the request id across them. Two estimates of this attempt's number: the event's
+    claims of a message counted by request id (blind to an attempt that failed before reaching the
+    database), and the time since the forwarder first received the event against Lambda's delays
+    (too high only when Lambda queued the event). The later one decides: giving up one retry early
+    beats raising on the last attempt, which would send the event to the dead-letter queue."""
+
+    request_id: str | None = None
+    first_received_at: float | None = None  # the envelope's `received_at` (epoch seconds)
+
+    def attempt_by_time(self, retry_delays: tuple[float, ...], now: float | None = None) -> int:
+        """1 + how many of Lambda's cumulative retry delays have passed since the first receipt."""
+        if self.first_received_at is None:
+            return 1
+        elapsed = (time.time() if now is None else now) - self.first_received_at
+        attempt, waited = 1, 0.0
+        for delay in retry_delays:
+            waited += delay
+            if elapsed < waited:
+                break
+            attempt += 1
+        return attempt

@@ -32,11 +32,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from infra.imports import trace_imports
-from shared.database import PROJECT_ROOT, data_dir
+from ops.database import PROJECT_ROOT, data_dir
 
 # Which of our top-level packages each function's code needs.
 FUNCTION_PACKAGES: Mapping[str, tuple[str, ...]] = {
-    "handler": ("handler", "shared"),
+    "handler": ("handler", "shared", "tenant_secrets", "providers"),
     "forwarder": ("forwarder", "shared"),
 }
 # The distributions each function's code imports, by name; their versions are pyproject.toml's.
@@ -48,7 +48,6 @@ FUNCTION_DEPENDENCIES: Mapping[str, tuple[str, ...]] = {
 FUNCTION_ENTRY_MODULES: Mapping[str, str] = {"handler": "handler.app", "forwarder": "forwarder.app"}
 # Libraries imported only on a path that local runs take: the package leaves them out on purpose.
 LOCAL_ONLY_IMPORTS: Mapping[str, Mapping[str, str]] = {
-    "handler": {"pgserver": "shared.database starts an embedded Postgres when DATABASE_URL is unset"},
     "forwarder": {"httpx": "the development hand-off (HANDLER_URL); the Lambda hands off by invoke"},
 }
 # boto3 and what it needs: the Lambda runtime has its own copy, so sizes are also shown without it.

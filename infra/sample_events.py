@@ -48,57 +48,65 @@ CATALOG: tuple[SampleEvent, ...] = (
         file="envelope-text.json",
         functions=(HANDLER,),
         shows="the forwarder's hand-off (asynchronous invoke) of one text message to phone_number_id 123456789",
-        expect="a Groq reply sent to 242066582610 with the tenant's token; the message and the reply in "
-        "customer_conversations",
+        expect="one Groq call with tenant 123456789's key; its reply sent to 242066582610 with that tenant's"
+        " token; the message (answered) and the reply (sent) in customer_conversations",
     ),
     SampleEvent(
         file="envelope-batch-two-tenants.json",
         functions=(HANDLER,),
         shows="one webhook batching two entries: a message for 111111111 (tenant A) and one for 222222222 (tenant B)",
-        expect="each customer answered by their own tenant's Groq key and WhatsApp token",
+        expect="each customer answered by their own tenant's Groq key and WhatsApp token: 242066582611 by"
+        " 111111111, 242066582612 by 222222222",
     ),
     SampleEvent(
         file="envelope-status.json",
         functions=(HANDLER,),
         shows="a status webhook: the reply wamid.…RVZFTlQtU1RBVFVTLVJFUExZAA== was delivered",
-        expect="that reply's row gets status 'delivered'; no Groq call",
+        expect="that reply's row goes from 'sent' to 'delivered' (statuses_applied 1); no Groq call, nothing"
+        " sent. The reply must exist: `make invoke` records it first; where nothing sent it, the status"
+        " is counted in statuses_unmatched",
     ),
     SampleEvent(
         file="envelope-image.json",
         functions=(HANDLER,),
         shows="a non-text message (an image with a caption) to 123456789",
-        expect="the tenant's polite 'I can only read text' message is sent; no Groq call",
+        expect="the tenant's polite 'I can only read text' message (its unsupported_media_text) is sent to"
+        " 242066582610; no Groq call",
     ),
     SampleEvent(
         file="seed-request.json",
         functions=(HANDLER,),
         shows="the old edge function's request body, unchanged (what the seed's webhook sent)",
-        expect="statusCode 200, `whatsappSent: true`, the reply in `response`",
+        expect="statusCode 200, `whatsappSent: true`, the reply in `response`, sent to +242066582610 from"
+        " 123456789",
     ),
     SampleEvent(
         file="function-url-handshake.json",
         functions=(FORWARDER, HANDLER),
         shows="Meta's subscription handshake (GET /webhook) through a Function URL",
-        expect="200 with the body 1158201444 (the challenge) when VERIFY_TOKEN is test-verify-token",
+        expect="200 with the body 1158201444 (the challenge): its hub.verify_token is the test verify token,"
+        " which `make invoke` and env.local.json set as VERIFY_TOKEN (any other VERIFY_TOKEN: 403)",
     ),
     SampleEvent(
         file="function-url-webhook.json",
         functions=(FORWARDER, HANDLER),
         shows="Meta's POST /webhook through a Function URL, signed with the test app secret",
-        expect="200; the handler answers 242066582613 (the forwarder hands the body to the handler)",
+        expect="200 EVENT_RECEIVED; the forwarder hands the body to the handler (an asynchronous invoke),"
+        " which answers 242066582613 from 123456789",
     ),
     SampleEvent(
         file="http-api-web-chat.json",
         functions=(HANDLER,),
         shows="a web chat message (POST /chat) through the API Gateway HTTP API",
-        expect="200 with the reply in `response` (tenant 5f0c6a8e-1d2b-4c3a-9e4f-7a8b9c0d1e2f, whose web chat "
-        "key the `authorization` header must carry); nothing sent on WhatsApp",
+        expect="200 with the reply in `response`; nothing sent on WhatsApp. `webUserId` must be the web chat"
+        " tenant's id and the `authorization` header that tenant's web chat key: `make invoke` gives"
+        " tenant 123456789 the id 5f0c6a8e-1d2b-4c3a-9e4f-7a8b9c0d1e2f and the event's key (else 401)",
     ),
     SampleEvent(
         file="rest-api-health.json",
         functions=(HANDLER,),
         shows="GET /health through an API Gateway REST API (payload format 1.0)",
-        expect="200 `healthy` when the database answers",
+        expect="200 with `status: healthy` when the database answers",
     ),
 )
 
@@ -184,10 +192,12 @@ def _signature_header_name(event: Mapping[str, Any]) -> str | None:
 
 def render_listing(catalog: Sequence[SampleEvent], stack_name: str = DEFAULT_STACK_NAME) -> str:
     lines = [
-        "Sample events (infra/events). Each works as a Lambda console test event (function > Test >",
-        "Create new event > paste the file), with `sam local invoke` (from infra/, after `sam build`;",
+        "Sample events (infra/events). `make invoke EVENT=…` runs one through the real lambda_handler in",
+        "this process, without Docker: against make run's database, with the Groq and Graph stand-ins,",
+        "after preparing the tenants and the reply it names. Each also works as a Lambda console test event (function >",
+        "Test > Create new event > paste the file), with `sam local invoke` (from infra/, after `sam build`;",
         "env.local.json holds the test secret and verify token) and with `sam remote invoke` on a",
-        "deployed stack. The tenants they name (phone_number_id 123456789, 111111111, 222222222 and",
+        "deployed stack. There the tenants they name (phone_number_id 123456789, 111111111, 222222222 and",
         "web user 5f0c6a8e-…) must exist: see infra/DEPLOY.md, 'Trying the sample events'. A message id",
         "is answered once: invoke the same message event again and it is recognised as a duplicate.",
         "",
@@ -197,6 +207,7 @@ def render_listing(catalog: Sequence[SampleEvent], stack_name: str = DEFAULT_STA
         lines.append(f"{event.file}  [{', '.join(event.functions)}]")
         lines.append(f"  shows:  {event.shows}")
         lines.append(f"  expect: {event.expect}")
+        lines.append(f"  here:   make invoke EVENT=infra/events/{event.file}")
         lines.append(f"  local:  cd infra && sam local invoke {main_function} -e events/{event.file}")
         lines.append(
             f"  AWS:    sam remote invoke {main_function} --stack-name {stack_name}"

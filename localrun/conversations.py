@@ -11,9 +11,9 @@ from uuid import UUID
 import asyncpg
 
 from shared.env import ConfigurationError
-from shared.master_keys import Keyring, MasterKeyError
-from shared.secrets_crypto import SecretColumn, SecretUnreadable, decrypt_secret, is_encrypted
 from standins.meta import BusinessNumber
+from tenant_secrets.master_keys import Keyring, MasterKeyError
+from tenant_secrets.secrets_crypto import SecretColumn, SecretUnreadable, decrypt_secret, is_encrypted
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -11,9 +11,9 @@ from localrun.demo import WrittenKeys, ensure_demo_tenants
 from localrun.errors import DatabaseFailure
 from localrun.local_secrets import LocalSecrets
 from localrun.settings import LocalSettings
-from shared.database import start_embedded_postgres
-from shared.database_connect import DatabaseUnusable, connect_database
-from shared.migrate import apply_migrations
+from ops.database import start_embedded_postgres
+from ops.database_connect import DatabaseUnusable, connect_database
+from ops.migrate import apply_migrations
 
 _CONNECT_TIMEOUT_SECONDS = 10.0
 

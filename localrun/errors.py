@@ -1,10 +1,12 @@
-"""The errors that stop `make run`, each reported as one line `error: …` on standard error.
+"""The errors that stop `make run` or `make invoke`, each reported as one line `error: …` on standard error.
 
     LocalRunError        exit 2
     ├── PortBusy         a port is taken: names the port and the variable that sets it
     ├── BadLocalSecrets  the local secrets file cannot be read
     ├── DatabaseFailure  the embedded Postgres or DATABASE_URL cannot be used
-    └── ServerFailed     the handler or the forwarder did not start, or stopped
+    ├── ServerFailed     the handler or the forwarder did not start, or stopped
+    ├── BadEvent         `make invoke`: the event file is missing, not a sample event, or not JSON
+    └── SampleConflict   `make invoke`: the database holds something the sample tenants cannot share
 
 Messages never contain a secret.
 """
@@ -32,4 +34,12 @@ class DatabaseFailure(LocalRunError):
 
 
 class ServerFailed(LocalRunError):
+    pass
+
+
+class BadEvent(LocalRunError):
+    pass
+
+
+class SampleConflict(LocalRunError):
     pass

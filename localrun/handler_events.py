@@ -34,12 +34,12 @@ def parse_line(line: str) -> HandlerEvent | None:
         entry = json.loads(text)
     except ValueError:
         return None
-    if not isinstance(entry, dict) or not isinstance(entry.get("wamid"), str):
+    if not isinstance(entry, dict) or not isinstance(entry.get("message_id"), str):
         return None
     ms = entry.get("ms")
     code = entry.get("error_code")
     return HandlerEvent(
-        wamid=entry["wamid"],
+        wamid=entry["message_id"],
         level=str(entry.get("level", "")),
         message=str(entry.get("message", "")),
         stage=_text(entry.get("stage")),

@@ -11,7 +11,7 @@ import os
 from collections.abc import MutableMapping
 from pathlib import Path
 
-from shared.master_keys import LOCAL_KEY_FILE_NAME, configures_master_key, ensure_local_master_key
+from tenant_secrets.master_keys import LOCAL_KEY_FILE_NAME, configures_master_key, ensure_local_master_key
 
 
 def use_local_master_key(data_dir: Path, env: MutableMapping[str, str] | None = None) -> Path | None:

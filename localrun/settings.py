@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
-from shared.database import LOCAL_SECRETS_FILE, data_dir
+from ops.database import LOCAL_SECRETS_FILE, data_dir
 from shared.env import ConfigurationError, optional_float, optional_int, optional_str
 
 _MAX_PORT = 65535

@@ -4,9 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from shared.errors import ConfigurationError
 
-class ConfigurationError(ValueError):
-    """A required setting is missing or has a value we cannot use."""
+__all__ = [
+    "ConfigurationError",
+    "comma_list",
+    "optional_bool",
+    "optional_float",
+    "optional_int",
+    "optional_str",
+    "required_str",
+]
 
 
 def optional_str(env: Mapping[str, str], name: str, default: str = "") -> str:

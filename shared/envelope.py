@@ -7,11 +7,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from shared.errors import InvalidInput
+
 ENVELOPE_KIND = "whatsapp-webhook-envelope"
 ENVELOPE_VERSION = 1
 
 
-class InvalidEnvelope(ValueError):
+class InvalidEnvelope(InvalidInput):
     """An event claimed to be an envelope but does not have the envelope's fields."""
 
 

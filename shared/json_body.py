@@ -9,8 +9,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from shared.errors import InvalidInput
 
-class MalformedJson(ValueError):
+
+class MalformedJson(InvalidInput):
     """The body is not UTF-8 JSON we can read; the message says which, never what it held."""
 
 

@@ -7,6 +7,10 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from types import MappingProxyType
 from typing import Any
 
 # Attributes every LogRecord has; anything else on a record came from `extra=` and is a field.
@@ -35,8 +39,35 @@ _ENCODE = json.JSONEncoder(default=str, ensure_ascii=False).encode
 _ENCODE_ASCII = json.JSONEncoder(default=str).encode
 
 
+# Fields every line logged within a `log_context` carries (the Lambda request, the message being
+# answered): bound once where they become known, not passed down as a parameter. Asyncio tasks and
+# `asyncio.to_thread` copy the context, so what they log carries the fields too.
+_NOTHING_BOUND: Mapping[str, object] = MappingProxyType({})
+_bound: ContextVar[Mapping[str, object]] = ContextVar("log_context", default=_NOTHING_BOUND)
+
+
+@contextmanager
+def log_context(**fields: object) -> Iterator[None]:
+    """Add `fields` to every log line written inside the block (on top of those bound outside)."""
+    token = _bound.set({**_bound.get(), **fields})
+    try:
+        yield
+    finally:
+        _bound.reset(token)
+
+
+def bind_log_fields(**fields: object) -> None:
+    """Add `fields` to the current `log_context` block for the rest of it (once they are known
+    partway through, e.g. the tenant after the claim)."""
+    _bound.set({**_bound.get(), **fields})
+
+
+def bound_log_fields() -> Mapping[str, object]:
+    return _bound.get()
+
+
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line: level, logger, message, and every `extra=` field."""
+    """One JSON object per line: level, logger, message, the bound fields, and every `extra=` field."""
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
@@ -45,6 +76,7 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
+            **getattr(record, "_bound", {}),
         }
         for key, value in vars(record).items():
             if key not in _STANDARD_ATTRIBUTES and not key.startswith("_"):
@@ -61,18 +93,29 @@ class JsonFormatter(logging.Formatter):
         return line
 
 
-# Our loggers; third-party ones (pgserver, botocore, uvicorn) keep their own levels.
-APP_LOGGERS = ("handler", "forwarder", "admin", "migrate", "localrun", "standins")
+def _with_bound_fields(factory: Callable[..., logging.LogRecord]) -> Callable[..., logging.LogRecord]:
+    def make_record(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = factory(*args, **kwargs)
+        # One private attribute, not one per field: an `extra=` of the same name stays allowed.
+        record._bound = _bound.get()
+        return record
+
+    make_record.binds_log_fields = True  # type: ignore[attr-defined]
+    return make_record
 
 
-def configure_logging(level: str | None = None) -> None:
-    """JSON lines on stdout for our loggers (Lambda ships stdout to CloudWatch).
+def configure_logging(level: str | None = None, *, loggers: Sequence[str]) -> None:
+    """JSON lines on stdout, `loggers` (the caller's own) at `level`; third-party loggers
+    (botocore, uvicorn, …) keep their own levels. Lambda ships stdout to CloudWatch.
 
     In Lambda the runtime already installed a root handler: it gets our formatter. A process that
     configured logging itself (pytest's capture, uvicorn) keeps its handlers; ours only add levels.
     """
     level = (level or os.environ.get("LOG_LEVEL", "") or "INFO").upper()
-    for name in APP_LOGGERS:
+    factory = logging.getLogRecordFactory()
+    if not getattr(factory, "binds_log_fields", False):
+        logging.setLogRecordFactory(_with_bound_fields(factory))
+    for name in loggers:
         app_logger = logging.getLogger(name)
         # Lambda calls this on every invocation; setLevel would empty every logger's cache each time.
         if app_logger.level != logging.getLevelName(level):

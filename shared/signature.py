@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+
+from shared.errors import AssistantError, ConfigurationError, Unauthorized
 
 META_SIGNATURE_HEADER = "x-hub-signature-256"
 FORWARDER_SIGNATURE_HEADER = "x-forwarder-signature-256"
@@ -73,3 +75,27 @@ def verify_signature(body: bytes, header: str | None, secrets: Sequence[str]) ->
 def check_signature(body: bytes, header: str | None, secrets: Sequence[str]) -> SignatureCheck:
     """`verify_signature` when only the verdict matters."""
     return verify_signature(body, header, secrets).check
+
+
+def signature_refusal(check: SignatureCheck, secret_variable: str) -> AssistantError | None:
+    """The one rule for a signed request, whoever receives it (forwarder or handler): None when
+    the signature is valid; a `ConfigurationError` (503: the sender retries once we are fixed) when
+    `secret_variable` configures nothing to check against; `Unauthorized` (401) otherwise."""
+    if check is SignatureCheck.VALID:
+        return None
+    if check is SignatureCheck.NO_SECRET:
+        return ConfigurationError(f"cannot verify signatures: {secret_variable} is not set")
+    return Unauthorized(f"invalid signature ({check.value})")
+
+
+def handshake_challenge(params: Mapping[str, str], verify_token: str) -> str | None:
+    """Meta's subscription handshake (`GET /webhook`): the `hub.challenge` to echo back when the
+    mode is `subscribe` and the token is ours (compared in constant time); None: refuse it (403)."""
+    token = params.get("hub.verify_token", "")
+    if (
+        params.get("hub.mode") == "subscribe"
+        and verify_token
+        and hmac.compare_digest(token.encode(), verify_token.encode())
+    ):
+        return params.get("hub.challenge", "")
+    return None

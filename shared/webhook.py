@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from shared.errors import InvalidInput
+from shared.media import Location, Media, parse_location, parse_media
 from shared.text import is_identifier, storable_text
 
 WHATSAPP_OBJECT = "whatsapp_business_account"
@@ -25,7 +27,7 @@ MAX_PHONE_NUMBER_ID_LENGTH = 32
 _INT32 = 2**31
 
 
-class MalformedWebhook(ValueError):
+class MalformedWebhook(InvalidInput):
     """The payload is not a JSON object with Meta's `object`/`entry` structure."""
 
 
@@ -70,6 +72,14 @@ class GraphErrorDetail:
     title: str
 
 
+class MessageOrigin(StrEnum):
+    """How a message reached us: a Meta webhook, or the old system's relay (no Meta id of its own:
+    nothing can be marked read on WhatsApp for it)."""
+
+    WEBHOOK = "webhook"
+    SEED_RELAY = "seed_relay"
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class InboundMessage:
     """A customer's message to a business number.
@@ -87,6 +97,9 @@ class InboundMessage:
     timestamp: datetime | None
     text: str | None  # what we answer: the text body, or the title of a button or list reply
     raw: Mapping[str, Any] = field(repr=False, compare=False)
+    origin: MessageOrigin = MessageOrigin.WEBHOOK
+    media: Media | None = None  # audio, image, sticker, document, video: what Graph can give us
+    location: Location | None = None  # a shared place
 
     @property
     def customer_id(self) -> str:
@@ -201,6 +214,8 @@ def _parse_message(raw: Mapping[str, Any], phone_number_id: str) -> InboundMessa
         timestamp=_timestamp(raw.get("timestamp")),
         text=_readable_text(message_type, raw),
         raw=raw,
+        media=parse_media(message_type.value, raw),
+        location=parse_location(raw) if message_type is MessageType.LOCATION else None,
     )
 
 

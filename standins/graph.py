@@ -6,7 +6,9 @@ Bearer token, the tenant's token for that number, `messaging_product`, a recipie
 every attempt, and answers with a fresh `wamid`. The same path takes read receipts with a typing
 indicator (`status: read`, `message_id`, `typing_indicator: {type: text}`), recorded apart (`reads`)
 because they send nothing. `GET /{version}/{phone_number_id}` is the phone number's own object (the
-live check reads it). Tests script Meta's error codes, HTTP 5xx and delays.
+live check reads it); the same path with a media id is that media's metadata and a download URL
+that needs the same token (`standins.graph_media`). Tests script Meta's error codes, HTTP 5xx and
+delays.
 """
 
 from __future__ import annotations
@@ -23,11 +25,22 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from shared.graph_api import served_on
+from providers.graph_api import served_on
 from standins.graph_errors import GRAPH_ERRORS, GraphErrorResponse, graph_error, transient_error
+from standins.graph_media import (
+    ATTACHMENTS_PATH,
+    MediaFault,
+    MediaLibrary,
+    MediaRequest,
+    StoredMedia,
+    download_refusal,
+    fault_response,
+    metadata_body,
+    wrong_number,
+)
 from standins.scripting import FaultScript, Recorder
 from standins.server import BackgroundServer, serve_forever, standalone_arguments
 
@@ -116,7 +129,35 @@ class GraphStandIn(BackgroundServer):
         self.read_recorder: Recorder[ReadReceipt] = Recorder()
         self.faults: FaultScript[SentMessage, GraphFault] = FaultScript()
         self.read_faults: FaultScript[ReadReceipt, GraphFault] = FaultScript()
+        self.media = MediaLibrary()
         super().__init__(self._build_app(), host=host, port=port)
+
+    def add_media(
+        self, data: bytes, *, mime_type: str, phone_number_id: str, token: str | None = None
+    ) -> StoredMedia:
+        """A file a customer sent to `phone_number_id`: its id and checksum go in the webhook.
+        Only that number's token fetches it (`token`, or the registered one; with neither, any)."""
+        return self.media.add(data, mime_type=mime_type, phone_number_id=phone_number_id, token=token)
+
+    @property
+    def media_requests(self) -> list[MediaRequest]:
+        """Every media metadata and download request, in order."""
+        return self.media.recorder.snapshot()
+
+    def fail_media(
+        self,
+        n: int | None = 1,
+        *,
+        stage: str = "metadata",
+        status: int = 503,
+        code: int | None = None,
+        delay: float = 0.0,
+        body: bytes | None = None,
+    ) -> None:
+        """Answer the next `n` media requests of `stage` ("metadata" or "download") with `status`
+        (Meta's `code` with it, else a transient error), or a download with `body` instead."""
+        fault = MediaFault(status=status, code=code, delay=delay, body=body)
+        self.media.faults.add(fault, times=n, when=lambda request: request.stage == stage)
 
     @property
     def requests(self) -> list[SentMessage]:
@@ -189,11 +230,14 @@ class GraphStandIn(BackgroundServer):
         self.read_recorder.clear()
         self.faults.clear()
         self.read_faults.clear()
+        self.media.reset()
 
     def _build_app(self) -> Starlette:
         return Starlette(
             routes=[
                 Route("/_standin/messages", self._list_delivered, methods=["GET"]),
+                Route("/_standin/media", self._upload_media, methods=["POST"]),
+                Route(ATTACHMENTS_PATH, self._download_media, methods=["GET"]),
                 Route("/{version}/{phone_number_id}/messages", self._messages, methods=["POST"]),
                 Route("/{version}/{phone_number_id}", self._phone_number, methods=["GET"]),
             ]
@@ -209,6 +253,7 @@ class GraphStandIn(BackgroundServer):
         return await self._send(request, payload)
 
     async def _mark_read(self, request: Request, payload: dict[str, Any]) -> JSONResponse:
+        epoch = self.read_recorder.epoch
         typing = payload.get("typing_indicator")
         receipt = ReadReceipt(
             version=request.path_params["version"],
@@ -236,12 +281,16 @@ class GraphStandIn(BackgroundServer):
                 or _read_refusal(payload)
             )
         status = refusal.status_code if refusal is not None else 200
-        self.read_recorder.append(dataclasses.replace(receipt, status=status))
+        self.read_recorder.append(dataclasses.replace(receipt, status=status), epoch=epoch)
         return refusal if refusal is not None else JSONResponse({"success": True})
 
-    async def _phone_number(self, request: Request) -> JSONResponse:
-        """The business phone number's object, as the live check reads it (token checked)."""
+    async def _phone_number(self, request: Request) -> Response:
+        """The business phone number's object, as the live check reads it (token checked); a
+        media id names that media instead."""
         phone_number_id = request.path_params["phone_number_id"]
+        media = self.media.get(phone_number_id)
+        if media is not None:
+            return await self._media_metadata(request, media)
         await self._refresh_token(phone_number_id, _bearer(request))
         refusal = _version_refusal(request.path_params["version"]) or self._token_refusal(
             phone_number_id, _bearer(request)
@@ -257,22 +306,86 @@ class GraphStandIn(BackgroundServer):
             }
         )
 
+    async def _media_metadata(self, request: Request, media: StoredMedia) -> Response:
+        asked = self.media.request(
+            "metadata", media.id, _bearer(request), request.query_params.get("phone_number_id")
+        )
+        fault = await self.media.take_fault(asked)
+        response: Response
+        if fault is not None:
+            response = fault_response(fault)
+        else:
+            refusal = _version_refusal(request.path_params["version"]) or await self._media_token_refusal(
+                media, asked.token
+            )
+            if refusal is None and asked.phone_number_id not in (None, media.phone_number_id):
+                refusal = wrong_number(media.id)
+            base_url = str(request.base_url).rstrip("/")
+            response = refusal or JSONResponse(metadata_body(media, self.media.link(media, base_url)))
+        self.media.record(asked, response.status_code)
+        return response
+
+    async def _download_media(self, request: Request) -> Response:
+        """lookaside's download: the bytes, for the token of the media's number, while the link lives."""
+        media_id = request.query_params.get("mid", "")
+        asked = self.media.request("download", media_id, _bearer(request))
+        fault = await self.media.take_fault(asked)
+        media = self.media.linked(request.query_params.get("hash", ""), media_id)
+        response: Response
+        if fault is not None and fault.body is not None and media is not None:
+            response = Response(fault.body, media_type=media.mime_type)
+        elif fault is not None:
+            response = fault_response(fault)
+        elif media is None:
+            response = download_refusal(404)
+        elif not asked.token or await self._media_token_refusal(media, asked.token) is not None:
+            response = download_refusal(401)
+        else:
+            response = Response(media.data, media_type=media.mime_type)
+        self.media.record(asked, response.status_code)
+        return response
+
+    async def _media_token_refusal(self, media: StoredMedia, token: str) -> GraphErrorResponse | None:
+        """A media belongs to its number: that number's token, the one it was added with if any."""
+        if media.token is not None:
+            if not token:
+                return graph_error(104, message="An access token is required to request this resource.")
+            if not secrets.compare_digest(media.token, token):
+                return graph_error(
+                    190, message="Invalid OAuth access token - Cannot parse access token", subcode=None
+                )
+            return None
+        await self._refresh_token(media.phone_number_id, token)
+        return self._token_refusal(media.phone_number_id, token)
+
+    async def _upload_media(self, request: Request) -> JSONResponse:
+        """`POST /_standin/media?phone_number_id=…&mime_type=…` with the file as the body: what a
+        customer's phone does before Meta's webhook names the media (for make run and the bench)."""
+        phone_number_id = request.query_params.get("phone_number_id", "")
+        mime_type = request.query_params.get("mime_type", "")
+        data = await request.body()
+        if not phone_number_id or not mime_type or not data:
+            return JSONResponse({"error": "give phone_number_id, mime_type and the file"}, status_code=400)
+        media = self.add_media(data, mime_type=mime_type, phone_number_id=phone_number_id)
+        return JSONResponse({"id": media.id, "sha256": media.sha256_base64, "file_size": len(data)})
+
     async def _send(self, request: Request, payload: object) -> JSONResponse:
+        epoch = self.recorder.epoch
         attempt, problem = _read_attempt(request, payload)
         fault = self.faults.take(attempt)
         if fault is not None and (fault.code is not None or fault.status is not None):
             await self.pause(fault.delay)
             if fault.code is not None:
                 return self._refuse(
-                    attempt, graph_error(fault.code, status=fault.status, details=fault.details)
+                    attempt, graph_error(fault.code, status=fault.status, details=fault.details), epoch
                 )
-            return self._refuse(attempt, transient_error(fault.status or 503))
+            return self._refuse(attempt, transient_error(fault.status or 503), epoch)
         await self._refresh_token(attempt.phone_number_id, attempt.token)
         refusal = self._check_credentials(attempt) or problem
         if refusal is not None:
-            return self._refuse(attempt, refusal)
+            return self._refuse(attempt, refusal, epoch)
         wamid = "wamid." + uuid.uuid4().hex.upper()
-        self.recorder.append(dataclasses.replace(attempt, status=200, wamid=wamid))
+        self.recorder.append(dataclasses.replace(attempt, status=200, wamid=wamid), epoch=epoch)
         if fault is not None:
             await self.pause(fault.delay)
         # Meta: to a phone number, `wa_id`; to a BSUID only, `user_id` and no `wa_id`.
@@ -313,9 +426,11 @@ class GraphStandIn(BackgroundServer):
             )
         return None
 
-    def _refuse(self, attempt: SentMessage, response: GraphErrorResponse) -> JSONResponse:
+    def _refuse(
+        self, attempt: SentMessage, response: GraphErrorResponse, epoch: int | None = None
+    ) -> JSONResponse:
         self.recorder.append(
-            dataclasses.replace(attempt, status=response.status_code, error_code=response.code)
+            dataclasses.replace(attempt, status=response.status_code, error_code=response.code), epoch=epoch
         )
         return response
 
@@ -388,7 +503,7 @@ def _read_attempt(request: Request, payload: object) -> tuple[SentMessage, Graph
 
 
 def _version_refusal(version: str) -> GraphErrorResponse | None:
-    """Meta serves the versions `shared.graph_api` lists (v21.0 to v27.0 on 2026-12-01)."""
+    """Meta serves the versions `providers.graph_api` lists (v21.0 to v27.0 on 2026-12-01)."""
     if not served_on(version, date.today()):
         return graph_error(
             2635,

@@ -3,12 +3,13 @@
 Point the official SDK at it with `AsyncGroq(base_url=standin.base_url, ...)` or `GROQ_BASE_URL`.
 By default it answers with a deterministic reply that says plainly it is an offline stand-in.
 
-Like Groq (December 2026, `shared.groq_models`): a key that is not `gsk_…` is 401
+Like Groq (December 2026, `providers.groq_models`): a key that is not `gsk_…` is 401
 `invalid_api_key`; only current models answer (a model retired before 2026 is 400
 `model_decommissioned`, one retired since, or unknown, is 404 `model_not_found`); reasoning
 parameters are checked per model, and reasoning models return their reasoning where Groq does
 (gpt-oss in `message.reasoning` unless `include_reasoning: false`; Qwen 3 inside `<think>` in the
-content unless `reasoning_format` says otherwise).
+content unless `reasoning_format` says otherwise). Speech to text and image parts are checked as
+Groq checks them (`standins.groq_media`): transcriptions answer with `transcribe(request)`.
 """
 
 from __future__ import annotations
@@ -22,14 +23,25 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from shared.groq_models import CURRENT_MODELS, Kind, Reasoning, current_model, reasoning_of, retired_model
+from providers.groq_models import CURRENT_MODELS, Kind, Reasoning, current_model, reasoning_of, retired_model
+from standins.groq_media import (
+    ImagePart,
+    Refusal,
+    TranscriptionRequest,
+    image_refusal,
+    message_parts,
+    parse_multipart,
+    transcription_refusal,
+    transcription_request,
+)
 from standins.scripting import FaultScript, Recorder
 from standins.server import BackgroundServer, serve_forever, standalone_arguments
 
 CHAT_COMPLETIONS_PATH = "/openai/v1/chat/completions"
+TRANSCRIPTIONS_PATH = "/openai/v1/audio/transcriptions"
 DEFAULT_MODELS = tuple(model.id for model in CURRENT_MODELS)
 OFFLINE_LABEL = "[offline Groq stand-in]"
 KEY_PREFIX = "gsk_"
@@ -40,7 +52,8 @@ REASONING_TEXT = "The user wrote something; I should answer briefly and politely
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ChatMessage:
     role: str
-    content: str
+    content: str  # the text (of its text parts, for a message with an image)
+    images: tuple[ImagePart, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -86,6 +99,7 @@ class GroqFault:
 
 
 ReplyFunction = Callable[[GroqRequest], str]
+TranscribeFunction = Callable[[TranscriptionRequest], str]
 
 _ERRORS: dict[int, tuple[str, str | None, str]] = {
     # status: (type, code, message)
@@ -107,10 +121,21 @@ _ERRORS: dict[int, tuple[str, str | None, str]] = {
 
 
 def offline_reply(request: GroqRequest) -> str:
-    """The default answer: labelled offline, echoing the model, the history size and the message."""
+    """The default answer: labelled offline, echoing the model, the history size and the message
+    (and the images it saw)."""
     earlier = len(request.history)
     context = f"{earlier} earlier message{'s' if earlier != 1 else ''} in context"
-    return f"{OFFLINE_LABEL} ({request.model}, {context}) You wrote: {request.last_user_message}"
+    reply = f"{OFFLINE_LABEL} ({request.model}, {context}) You wrote: {request.last_user_message}"
+    images = request.messages[-1].images if request.messages else ()
+    if images:
+        seen = ", ".join(f"{image.mime_type or 'linked'} of {image.size} bytes" for image in images)
+        reply += f" (I see {len(images)} image{'s' if len(images) != 1 else ''}: {seen})"
+    return reply
+
+
+def offline_transcript(request: TranscriptionRequest) -> str:
+    """The default transcript: labelled offline, naming the file it was given."""
+    return f"{OFFLINE_LABEL} transcript of {request.file_name} ({len(request.data)} bytes)"
 
 
 def groq_error(status: int, *, code: str | None = None, message: str | None = None) -> JSONResponse:
@@ -226,6 +251,7 @@ class GroqStandIn(BackgroundServer):
         models: Iterable[str] | None = None,
         decommissioned_models: Iterable[str] = (),
         reply: ReplyFunction = offline_reply,
+        transcribe: TranscribeFunction = offline_transcript,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
@@ -234,7 +260,11 @@ class GroqStandIn(BackgroundServer):
         self.decommissioned_models = set(decommissioned_models)
         self.reply = reply
         self._default_reply = reply
+        self.transcribe = transcribe
+        self._default_transcribe = transcribe
         self.recorder: Recorder[GroqRequest] = Recorder()
+        self.transcription_recorder: Recorder[TranscriptionRequest] = Recorder()
+        self.transcription_faults: FaultScript[TranscriptionRequest, GroqFault] = FaultScript()
         self.model_list_keys: list[str] = []  # the key of every `GET /openai/v1/models`
         self.faults: FaultScript[GroqRequest, GroqFault] = FaultScript()
         super().__init__(self._build_app(), host=host, port=port)
@@ -243,6 +273,17 @@ class GroqStandIn(BackgroundServer):
     def requests(self) -> list[GroqRequest]:
         """Every call received so far, in order (failed ones included, with their status)."""
         return self.recorder.snapshot()
+
+    @property
+    def transcriptions(self) -> list[TranscriptionRequest]:
+        """Every speech-to-text call received so far, in order (with the status it got)."""
+        return self.transcription_recorder.snapshot()
+
+    def fail_transcriptions(
+        self, n: int | None = 1, *, status: int = 503, retry_after: float | None = None, delay: float = 0.0
+    ) -> None:
+        """Answer the next `n` transcription calls (every one when `n` is None) with an HTTP error."""
+        self.transcription_faults.add(GroqFault(status=status, retry_after=retry_after, delay=delay), times=n)
 
     def accept_key(self, api_key: str) -> None:
         """Accept `api_key` from now on (turns key checking on if it was off)."""
@@ -286,7 +327,10 @@ class GroqStandIn(BackgroundServer):
     def reset(self) -> None:
         """Forget recorded calls and scripted faults, and restore the reply (keys and models stay)."""
         self.reply = self._default_reply
+        self.transcribe = self._default_transcribe
         self.recorder.clear()
+        self.transcription_recorder.clear()
+        self.transcription_faults.clear()
         self.model_list_keys.clear()
         self.faults.clear()
 
@@ -294,6 +338,7 @@ class GroqStandIn(BackgroundServer):
         return Starlette(
             routes=[
                 Route(CHAT_COMPLETIONS_PATH, self._chat_completions, methods=["POST"]),
+                Route(TRANSCRIPTIONS_PATH, self._transcriptions, methods=["POST"]),
                 Route("/openai/v1/models", self._list_models, methods=["GET"]),
                 Route("/openai/v1/models/{model:path}", self._get_model, methods=["GET"]),
                 Route("/{path:path}", _unknown_url, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
@@ -301,6 +346,7 @@ class GroqStandIn(BackgroundServer):
         )
 
     async def _chat_completions(self, http_request: Request) -> JSONResponse:
+        epoch = self.recorder.epoch
         request, problem = await _parse_request(http_request)
         fault = self.faults.take(request)
         if fault is not None and fault.delay > 0:
@@ -312,15 +358,60 @@ class GroqStandIn(BackgroundServer):
         elif fault is not None and fault.body is not None:
             response = JSONResponse(dict(fault.body))
         else:
+            body_size = len(await http_request.body())
+            images = [(message.role, message.images) for message in request.messages]
             response = (
                 self._check_key(request)
                 or problem
                 or self._check_model(request)
+                or _refusal_response(image_refusal(request.model, images, body_size))
                 or reasoning_refusal(request)
                 or self._answer(request)
             )
-        self.recorder.append(replace(request, status=response.status_code))
+        self.recorder.append(replace(request, status=response.status_code), epoch=epoch)
         return response
+
+    async def _transcriptions(self, http_request: Request) -> Response:
+        """`POST /openai/v1/audio/transcriptions`: multipart, checked as Groq checks it."""
+        api_key = _bearer(http_request)
+        body = await http_request.body()
+        parts = parse_multipart(http_request.headers.get("content-type", ""), body)
+        request = transcription_request(api_key, parts or {})
+        fault = self.transcription_faults.take(request)
+        if fault is not None and fault.delay > 0:
+            await self.pause(fault.delay)
+        if fault is not None and fault.status is not None:
+            response: Response = groq_error(fault.status, code=fault.code, message=fault.message)
+            if fault.retry_after is not None and fault.status in (429, 503):
+                response.headers["retry-after"] = f"{fault.retry_after:g}"
+        else:
+            response = self._check_key(
+                GroqRequest(api_key=api_key, model="", temperature=None, max_tokens=None, messages=())
+            ) or self._transcribe(request, parts, len(body))
+        self.transcription_recorder.append(replace(request, status=response.status_code))
+        return response
+
+    def _transcribe(self, request: TranscriptionRequest, parts: object, body_size: int) -> Response:
+        if body_size > TRANSCRIPTION_BODY_LIMIT_BYTES:
+            return groq_error(413)  # refused before it is read
+        if not isinstance(parts, dict):
+            return groq_error(400, message="the request must be multipart/form-data")
+        if not request.model:
+            return groq_error(400, message="'model' : property 'model' is missing")
+        served = self.models if self.models is not None else set(DEFAULT_MODELS)
+        refusal = model_refusal(request.model, served=served, decommissioned=self.decommissioned_models)
+        if refusal is not None:
+            return refusal
+        problem = _refusal_response(transcription_refusal(request, has_url="url" in parts))
+        if problem is not None:
+            return problem
+        text = self.transcribe(request)
+        if request.response_format == "text":
+            return PlainTextResponse(text)
+        body: dict[str, Any] = {"text": text, "x_groq": {"id": f"req_{uuid.uuid4().hex}"}}
+        if request.response_format == "verbose_json":
+            body |= {"task": "transcribe", "language": request.language or "fr", "segments": []}
+        return JSONResponse(body)
 
     def _check_key(self, request: GroqRequest) -> JSONResponse | None:
         if not request.api_key.startswith(KEY_PREFIX):
@@ -368,6 +459,16 @@ class GroqStandIn(BackgroundServer):
         return JSONResponse(_model_object(model))
 
 
+# Past Groq's 25 MB upload limit and the form's own fields: refused before the form is read.
+TRANSCRIPTION_BODY_LIMIT_BYTES = 26 * 1000 * 1000
+
+
+def _refusal_response(refusal: Refusal | None) -> JSONResponse | None:
+    if refusal is None:
+        return None
+    return groq_error(refusal.status, code=refusal.code, message=refusal.message)
+
+
 def _model_object(model: str) -> dict[str, Any]:
     known = current_model(model)
     speech = known is not None and known.kind is Kind.SPEECH_TO_TEXT
@@ -410,13 +511,15 @@ async def _parse_request(http_request: Request) -> tuple[GroqRequest, JSONRespon
         empty = GroqRequest(api_key=api_key, model="", temperature=None, max_tokens=None, messages=())
         return empty, groq_error(400, message="The request body must be a JSON object.")
     raw_messages = body.get("messages")
-    messages = tuple(
-        ChatMessage(
-            role=str(m.get("role", "")), content=m["content"] if isinstance(m.get("content"), str) else ""
-        )
-        for m in (raw_messages if isinstance(raw_messages, list) else [])
-        if isinstance(m, dict)
-    )
+    messages_list: list[ChatMessage] = []
+    part_problem: str | None = None
+    for m in raw_messages if isinstance(raw_messages, list) else []:
+        if not isinstance(m, dict):
+            continue
+        text, images, problem = message_parts(m.get("content"))
+        part_problem = part_problem or problem
+        messages_list.append(ChatMessage(role=str(m.get("role", "")), content=text, images=images))
+    messages = tuple(messages_list)
     temperature = body.get("temperature")
     max_tokens = body.get("max_completion_tokens", body.get("max_tokens"))
     include_reasoning = body.get("include_reasoning")
@@ -438,6 +541,8 @@ async def _parse_request(http_request: Request) -> tuple[GroqRequest, JSONRespon
         return request, groq_error(400, message="'messages' : minimum number of items is 1")
     if body.get("stream") is True:
         return request, groq_error(400, message="This offline stand-in does not support `stream: true`.")
+    if part_problem is not None:
+        return request, groq_error(400, message=part_problem)
     return request, None
 
 

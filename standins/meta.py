@@ -108,6 +108,22 @@ def sticker_message(*, animated: bool = False, **common: Any) -> JSON:
     return message("sticker", _media("image/webp", animated=animated), **common)
 
 
+def media_message(
+    kind: str,
+    *,
+    media_id: str,
+    mime_type: str,
+    sha256: str,
+    caption: str | None = None,
+    voice: bool | None = None,
+    **common: Any,
+) -> JSON:
+    """A media message naming a file Graph holds (`GraphStandIn.add_media`): its id and checksum."""
+    fields = {"caption": caption, "voice": voice}
+    content = {key: value for key, value in fields.items() if value is not None}
+    return message(kind, content | {"mime_type": mime_type, "sha256": sha256, "id": media_id}, **common)
+
+
 def location_message(
     latitude: float = 48.8584, longitude: float = 2.2945, name: str = "Tour Eiffel", **common: Any
 ) -> JSON:

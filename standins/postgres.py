@@ -7,7 +7,7 @@ import warnings
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from shared.database import start_embedded_postgres
+from ops.database import start_embedded_postgres
 
 
 class RestartablePostgres:

@@ -74,10 +74,21 @@ class Recorder(Generic[ItemT]):
     def __init__(self) -> None:
         self._items: list[ItemT] = []
         self._lock = threading.Lock()
+        self._epoch = 0  # bumped by `clear`
 
-    def append(self, item: ItemT) -> int:
-        """Record `item`; return its position (0-based)."""
+    @property
+    def epoch(self) -> int:
+        """Which `clear` the recorder is at: a request takes it when it arrives, and records with
+        it, so a request slowed past a `clear` (the previous test's) is not counted as this one's."""
         with self._lock:
+            return self._epoch
+
+    def append(self, item: ItemT, *, epoch: int | None = None) -> int:
+        """Record `item`; return its position (0-based). With `epoch` (taken when the request
+        arrived), nothing is recorded when the recorder was cleared since: -1."""
+        with self._lock:
+            if epoch is not None and epoch != self._epoch:
+                return -1
             self._items.append(item)
             return len(self._items) - 1
 
@@ -88,6 +99,7 @@ class Recorder(Generic[ItemT]):
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
+            self._epoch += 1
 
     def __len__(self) -> int:
         with self._lock:

@@ -151,7 +151,7 @@ def serve_forever(name: str, app: ASGIApp, host: str, port: int) -> int:
 
     Returns a process exit status: 0 after a clean stop, 2 when the port is unavailable.
     """
-    configure_logging()
+    configure_logging(loggers=("standins",))
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda _signum, _frame: stop.set())

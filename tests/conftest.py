@@ -9,9 +9,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 import asyncpg
 import pytest
 
-from shared.database import data_dir, start_embedded_postgres, with_database
-from shared.master_keys import new_local_master_key
-from shared.migrate import migrate
+from ops.database import data_dir, start_embedded_postgres, with_database
+from ops.migrate import migrate
+from tenant_secrets.master_keys import new_local_master_key
 from tests.aws import moto_server
 
 CreateDatabase = Callable[[], Awaitable[str]]
@@ -98,7 +98,7 @@ def kms_key_id(moto_kms_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[s
     """A fresh KMS key on moto's server; the environment points boto3 at it (`KMS_KEY_ID` is not set)."""
     import boto3
 
-    from shared import master_keys
+    from tenant_secrets import master_keys
 
     for name, value in {
         "AWS_ENDPOINT_URL_KMS": moto_kms_url,

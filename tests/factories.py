@@ -8,10 +8,10 @@ from uuid import UUID
 
 import asyncpg
 
-from shared.groq_models import DEFAULT_CHAT_MODEL
-from shared.master_keys import Keyring
-from shared.secrets_crypto import SecretColumn, encrypt_secret
-from shared.web_chat_keys import new_web_chat_key, web_chat_key_digest
+from providers.groq_models import DEFAULT_CHAT_MODEL
+from tenant_secrets.master_keys import Keyring
+from tenant_secrets.secrets_crypto import SecretColumn, encrypt_secret
+from tenant_secrets.web_chat_keys import new_web_chat_key, web_chat_key_digest
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -14,8 +14,8 @@ import asyncpg
 import pytest
 
 from admin.cli import main
-from shared.master_keys import Keyring
-from shared.secrets_crypto import SecretColumn, decrypt_secret
+from tenant_secrets.master_keys import Keyring
+from tenant_secrets.secrets_crypto import SecretColumn, decrypt_secret
 
 # Long enough that `list` may show their last 4 characters; tests assert the rest never shows.
 ACCESS_TOKEN = "EAAGtestAccessToken0123456789abcdefTOKN"

@@ -10,7 +10,7 @@ import asyncpg
 
 from admin.checks import CHECKS, ProblemKind, find_problems, tenants_that_cannot_be_served
 from admin.records import DeliveryHealth, ModelSubstitution, Tenant, TenantStatus
-from shared.groq_models import DEFAULT_CHAT_MODEL
+from providers.groq_models import DEFAULT_CHAT_MODEL
 from tests.admin.conftest import Cli, add_served_tenant, add_tenant
 from tests.seed import seed_queries
 

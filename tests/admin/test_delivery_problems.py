@@ -241,6 +241,42 @@ async def test_unknown_outcomes_are_reported_without_failing_check(cli: Cli, db:
     assert "0 of them cannot be served" in result.out
 
 
+async def test_messages_left_unfinished_past_lambdas_retries_point_at_the_dead_letter_queue(
+    cli: Cli, db: asyncpg.Connection
+) -> None:
+    shop = await add_served_tenant(cli, "shop@example.com", "123456789")
+
+    async def message(status: str, *, idle: timedelta, lease: timedelta | None = None) -> None:
+        await db.execute(
+            "INSERT INTO customer_conversations (user_id, phone_number, content, sender, source, status,"
+            " created_at, updated_at, lease_expires_at)"
+            " VALUES ($1, $2, 'Bonjour', 'user', 'whatsapp', $3, now() - $4::interval, now() - $4::interval,"
+            " now() + $5::interval)",
+            shop,
+            CUSTOMER,
+            status,
+            idle,
+            lease,
+        )
+
+    await message("received", idle=timedelta(hours=1))  # given back, and no retry ever came
+    await message("send_retry", idle=timedelta(minutes=20))  # its reply waits for a resend that never came
+    await message(
+        "answering", idle=timedelta(hours=2), lease=timedelta(hours=-1)
+    )  # a crashed holder's, lease over
+    await message("received", idle=timedelta(minutes=5))  # its retry may still come
+    await message("answering", idle=timedelta(minutes=20), lease=timedelta(minutes=10))  # held right now
+    await message("answered", idle=timedelta(hours=3))
+
+    result = await cli("check")
+
+    assert result.code == 0, result.out
+    problems = reported_problems(result.out)
+    assert [p[:3] for p in problems] == [["warning", "shop@example.com", "unfinished_messages"]]
+    assert problems[0][3].startswith("3 customer message(s) unanswered and unfinished for over 15 minutes")
+    assert "dead-letter queue" in problems[0][3]
+
+
 async def test_every_delivery_problem_of_one_tenant_at_once(cli: Cli, db: asyncpg.Connection) -> None:
     shop = await add_served_tenant(cli, "shop@example.com", "123456789")
     await insert_row(db, shop, "user", "answered", timedelta(minutes=3), error_title=KEY_REFUSED)

@@ -13,8 +13,8 @@ import pytest
 
 from admin.cli import build_parser, main
 from admin.commands import COMMANDS
-from shared.migrate import discover_migrations
-from shared.secrets_crypto import SecretColumn
+from ops.migrate import discover_migrations
+from tenant_secrets.secrets_crypto import SecretColumn
 from tests.admin.conftest import ACCESS_TOKEN, GROQ_KEY, Cli, revealed
 from tests.conftest import CreateDatabase
 

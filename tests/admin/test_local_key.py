@@ -7,7 +7,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from shared.master_keys import LOCAL_KEY_FILE_NAME, ensure_local_master_key
+from tenant_secrets.master_keys import LOCAL_KEY_FILE_NAME, ensure_local_master_key
 from tests.admin.conftest import ACCESS_TOKEN, Cli
 
 

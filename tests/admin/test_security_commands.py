@@ -7,10 +7,10 @@ import uuid
 import asyncpg
 import pytest
 
-from handler.secrets import SecretOpener
-from shared.master_keys import Keyring, new_local_master_key
-from shared.secrets_crypto import SecretColumn, key_ref_of
-from shared.web_chat_keys import web_chat_key_matches
+from handler.adapters.tenant_secrets import SecretOpener
+from tenant_secrets.master_keys import Keyring, new_local_master_key
+from tenant_secrets.secrets_crypto import SecretColumn, key_ref_of
+from tenant_secrets.web_chat_keys import web_chat_key_matches
 from tests.admin.conftest import ACCESS_TOKEN, GROQ_KEY, Cli, add_served_tenant, revealed
 
 SECRET_COLUMNS = (

@@ -73,4 +73,40 @@ async def test_stats_on_an_empty_database(cli: Cli) -> None:
     assert result.code == 0, result.err
     assert "0/0 = n/a" in result.out
     assert "send outcome unknown (last 7 days): 0 customer message(s)" in result.out
-    assert result.out.count("(none)") == 4
+    assert result.out.count("(none)") == 5
+
+
+async def test_stats_counts_voice_notes_and_images_understood_and_fallen_back_per_tenant(
+    cli: Cli, db: asyncpg.Connection
+) -> None:
+    shop = await add_tenant(cli, "shop@example.com")
+    other = await add_tenant(cli, "other@example.com")
+    rows = [
+        (shop, "audio", "transcribed"),
+        (shop, "audio", "transcribed"),
+        (shop, "audio", "fell_back"),
+        (shop, "image", "seen"),
+        (shop, "sticker", "fell_back"),
+        (other, "image", "fell_back"),
+        (other, "text", None),
+    ]
+    for user_id, message_type, outcome in rows:
+        await db.execute(
+            "INSERT INTO customer_conversations"
+            " (user_id, phone_number, content, sender, source, message_type, media_outcome)"
+            " VALUES ($1, $2, 'x', 'user', 'whatsapp', $3, $4)",
+            user_id,
+            CUSTOMER,
+            message_type,
+            outcome,
+        )
+
+    result = await cli("stats")
+
+    assert result.code == 0, result.err
+    section = result.out.split("voice notes and images per tenant (last 24 h):\n")[1].split("\n\n")[0]
+    assert [line.split() for line in section.splitlines()] == [
+        ["tenant", "voice_understood", "voice_fell_back", "images_understood", "images_fell_back"],
+        ["shop@example.com", "2", "1", "1", "1"],
+        ["other@example.com", "0", "0", "0", "1"],
+    ]

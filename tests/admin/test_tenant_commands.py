@@ -6,8 +6,8 @@ import uuid
 
 import asyncpg
 
-from shared.groq_models import DEFAULT_CHAT_MODEL
-from shared.secrets_crypto import SecretColumn
+from providers.groq_models import DEFAULT_CHAT_MODEL
+from tenant_secrets.secrets_crypto import SecretColumn
 from tests.admin.conftest import (
     ACCESS_TOKEN,
     APP_SECRET,
@@ -278,6 +278,62 @@ async def test_set_groq_refuses_out_of_range_settings(cli: Cli, db: asyncpg.Conn
         result = await cli("set-groq", "shop@example.com", option, value)
         result.assert_one_line_error(message)
     assert await snapshot(db) == before
+
+
+async def test_set_groq_sets_the_models_and_language_for_voice_notes_and_images(
+    cli: Cli, db: asyncpg.Connection
+) -> None:
+    await add_served_tenant(cli, "shop@example.com", "123456789")
+    query = "SELECT vision_model, transcription_model, transcription_language FROM user_groq_config"
+
+    result = await cli(
+        "set-groq", "shop@example.com", "--vision-model", "qwen/qwen3.8-27b",
+        "--transcription-model", "whisper-large-v3", "--transcription-language", "FR",
+    )  # fmt: skip
+
+    assert result.code == 0, result.err
+    assert "images: qwen/qwen3.8-27b, voice notes: whisper-large-v3 (fr)" in result.out
+    assert tuple(await db.fetchrow(query) or ()) == ("qwen/qwen3.8-27b", "whisper-large-v3", "fr")
+    unchanged = await cli("set-groq", "shop@example.com", "--temperature", "0.2")
+    assert unchanged.code == 0 and tuple(await db.fetchrow(query) or ()) == (
+        "qwen/qwen3.8-27b", "whisper-large-v3", "fr",
+    )  # fmt: skip
+    back = await cli(
+        "set-groq", "shop@example.com", "--vision-model", "default", "--transcription-model", "default",
+        "--transcription-language", "auto",
+    )  # fmt: skip
+    assert back.code == 0, back.err
+    assert (
+        "images: the default vision model, voice notes: the default speech model (language detected)"
+        in back.out
+    )
+    assert tuple(await db.fetchrow(query) or ()) == (None, None, None)
+
+
+async def test_set_groq_refuses_media_models_that_cannot_do_the_job(cli: Cli, db: asyncpg.Connection) -> None:
+    await add_served_tenant(cli, "shop@example.com", "123456789")
+    before = await snapshot(db)
+
+    for option, value, message in (
+        ("--vision-model", "openai/gpt-oss-120b", "openai/gpt-oss-120b cannot see images"),
+        ("--vision-model", "acme/eyes", "not a vision model this release knows"),
+        (
+            "--vision-model",
+            "qwen/qwen3.6-27b",
+            "retired qwen/qwen3.6-27b on 2026-09-14; use qwen/qwen3.8-27b",
+        ),
+        ("--transcription-model", "openai/gpt-oss-20b", "is a chat model, not a speech-to-text model"),
+        ("--transcription-model", "whisper-next", "not a Groq model this release knows"),
+        ("--transcription-model", "distil-whisper-large-v3-en", "retired distil-whisper-large-v3-en"),
+        ("--transcription-language", "french", "ISO-639-1 code"),
+    ):
+        result = await cli("set-groq", "shop@example.com", option, value)
+        result.assert_one_line_error(message)
+    assert await snapshot(db) == before
+    allowed = await cli(
+        "set-groq", "shop@example.com", "--transcription-model", "whisper-next", "--allow-unknown-model"
+    )
+    assert allowed.code == 0, allowed.err
 
 
 async def test_list_shows_configs_with_secrets_masked(cli: Cli, db: asyncpg.Connection) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from shared import SERVICE_VERSION
 from standins.meta import signed_request, text_webhook, verification_params
 from tests.forwarder.conftest import StartForwarder
 from tests.forwarder.servers import LiveServer
@@ -17,7 +18,7 @@ def test_health_with_complete_configuration(client: httpx.Client, forwarder: Liv
     assert response.status_code == 200
     assert response.json() == {
         "status": "healthy",
-        "version": "0.1.0",
+        "version": SERVICE_VERSION,
         "config": {"hasVerifyToken": True, "hasAppSecret": True, "hasHandlerTarget": True},
     }
 

@@ -12,9 +12,8 @@ from typing import Any
 
 import pytest
 
-from handler.app import lambda_handler
+from handler.app import HandlerFunction
 from handler.errors import RetryLater
-from handler.runtime import reset_container
 from standins.graph import GraphStandIn
 from standins.groq import GroqStandIn
 from standins.lambda_invoke import LambdaInvokeStandin
@@ -84,10 +83,11 @@ class LambdaContainer:
 
     def __init__(self) -> None:
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lambda-container")
+        self._function = HandlerFunction()  # the environment (handler_environment) on first use
 
     async def invoke(self, event: Any, context: LambdaTestContext | None = None) -> Any:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._thread, lambda_handler, event, context or LambdaTestContext())
+        return await loop.run_in_executor(self._thread, self._function, event, context or LambdaTestContext())
 
     async def invoke_as_lambda_would(self, event: Any) -> tuple[int, Any]:
         """Invoke, and again after each RetryLater as Lambda retries an asynchronous event (1 + 2
@@ -103,10 +103,10 @@ class LambdaContainer:
 
     def invoke_sync(self, event: Any, context: LambdaTestContext | None = None) -> Any:
         """For synchronous tests (hypothesis): same thread, same container."""
-        return self._thread.submit(lambda_handler, event, context or LambdaTestContext()).result()
+        return self._thread.submit(self._function, event, context or LambdaTestContext()).result()
 
     async def close(self) -> None:
-        await asyncio.get_running_loop().run_in_executor(self._thread, reset_container)
+        await asyncio.get_running_loop().run_in_executor(self._thread, self._function.close_container)
         self._thread.shutdown()
 
 

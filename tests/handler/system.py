@@ -13,8 +13,7 @@ import httpx
 
 from forwarder.app import create_app
 from forwarder.settings import ForwarderSettings
-from handler.app import lambda_handler
-from handler.runtime import reset_container
+from handler.app import HandlerFunction
 from standins import meta
 from standins.lambda_container import FakeLambdaContext
 from standins.lambda_invoke import LambdaInvokeStandin
@@ -25,12 +24,16 @@ FUNCTION = "handler"
 _RESET = "__reset_container__"
 
 
+_FUNCTION = HandlerFunction()
+
+
 def handler_function(event: Any, context: FakeLambdaContext) -> Any:
-    """`lambda_handler`, plus a private event that closes the container's pool at the end of a run."""
+    """The handler's Lambda function, plus a private event that closes the container's pool at the
+    end of a run."""
     if isinstance(event, dict) and event.get(_RESET):
-        reset_container()
+        _FUNCTION.close_container()
         return {}
-    return lambda_handler(event, context)
+    return _FUNCTION(event, context)
 
 
 def close_container() -> None:

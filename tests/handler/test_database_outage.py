@@ -9,7 +9,8 @@ from collections.abc import AsyncIterator, Iterator
 import asyncpg
 import pytest
 
-from shared.migrate import migrate
+from handler.errors import DatabaseUnavailable
+from ops.migrate import migrate
 from standins import meta
 from standins.graph import GraphStandIn
 from standins.groq import GroqRequest, GroqStandIn, offline_reply
@@ -76,7 +77,7 @@ async def test_database_down_fails_the_invocation_and_the_retry_answers_once(
 
     own_postgres.stop()
     try:
-        with pytest.raises((OSError, asyncpg.PostgresError, asyncpg.InterfaceError)):
+        with pytest.raises(DatabaseUnavailable):
             await outage_container.invoke(event, SHORT_INVOCATION)
     finally:
         own_postgres.start()
@@ -106,7 +107,7 @@ async def test_database_lost_mid_message_keeps_nothing_half_done(
 
     groq.reply = answer_then_lose_the_database
     try:
-        with pytest.raises((OSError, asyncpg.PostgresError, asyncpg.InterfaceError)):
+        with pytest.raises(DatabaseUnavailable):
             await outage_container.invoke(event, SHORT_INVOCATION)
     finally:
         groq.reset()

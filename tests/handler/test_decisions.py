@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from handler.decisions import Action, decide, stored_content
+from handler.conversation.decide import Action, decide, stored_content
 from shared.webhook import InboundMessage, MessageType
 
 

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from handler.app import app
-from handler.runtime import close_runtime
+from handler.app import create_app
+from handler.settings import HandlerSettings
 from shared.signature import sign
 from tests.handler.conftest import SEED_ROUTE_KEY
 from tests.handler.events import APP_SECRET
@@ -121,10 +121,11 @@ hostile_payloads = st.builds(
 
 @pytest.fixture
 async def client(handler_environment: dict[str, str]) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(HandlerSettings.from_env())  # handler_environment has patched it
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://handler") as http:
         yield http
-    await close_runtime()  # the app's pool lives on this test loop: close it with the test
+    await app.state.runtime.close()  # the app's pool lives on this test loop: close it with the test
 
 
 async def post_signed(client: httpx.AsyncClient, path: str, body: bytes) -> httpx.Response:

@@ -12,8 +12,8 @@ from typing import Any
 import asyncpg
 import pytest
 
+from handler.adapters.postgres import _Statements
 from handler.errors import UnstorableValue
-from handler.store import _Statements
 from shared.envelope import InvalidEnvelope
 from shared.logs import JsonFormatter
 from shared.signature import FORWARDER_SIGNATURE_HEADER, sign

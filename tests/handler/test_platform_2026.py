@@ -14,12 +14,12 @@ import asyncpg
 import pytest
 
 from admin.cli import main as wa_admin
-from shared.groq_models import DEFAULT_CHAT_MODEL
-from shared.secrets_crypto import SecretColumn
+from providers.groq_models import DEFAULT_CHAT_MODEL
 from standins import meta
 from standins.graph import GraphStandIn
 from standins.groq import OFFLINE_LABEL, REASONING_TEXT, GroqRequest, GroqStandIn, offline_reply
 from standins.lambda_invoke import LambdaInvokeStandin
+from tenant_secrets.secrets_crypto import SecretColumn
 from tests.factories import SeededTenant, add_tenant, issue_web_chat_key, seal
 from tests.handler.conftest import SEED_ROUTE_KEY, LambdaContainer
 from tests.handler.events import business_of, function_url_event

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from handler.reply_split import WHATSAPP_TEXT_LIMIT, split_reply
+from handler.conversation.reply_split import WHATSAPP_TEXT_LIMIT, split_reply
 
 
 def test_short_reply_is_one_message() -> None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from handler.retry import Deadline, RetryPolicy, with_retries
+from handler.adapters.retry import RetryPolicy, with_retries
+from handler.model import Deadline
 
 FAST = RetryPolicy(max_attempts=3, base_delay=0.001, max_delay=0.01)
 

@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
-from shared import master_keys
 from standins import meta
 from standins.graph import GraphStandIn
+from tenant_secrets import master_keys
 from tests.factories import add_tenant
 from tests.handler.conftest import LambdaContainer
 from tests.handler.events import APP_SECRET, business_of, function_url_event

@@ -7,9 +7,9 @@ import uuid
 
 import pytest
 
-from handler.secrets import SecretOpener
-from shared.master_keys import DataKey, Keyring, LocalMasterKey, MasterKeyUnavailable
-from shared.secrets_crypto import SecretColumn, encrypt_secret
+from handler.adapters.tenant_secrets import SecretOpener
+from tenant_secrets.master_keys import DataKey, Keyring, LocalMasterKey, MasterKeyUnavailable
+from tenant_secrets.secrets_crypto import SecretColumn, encrypt_secret
 
 TENANT = uuid.uuid4()
 OTHER = uuid.uuid4()

@@ -25,13 +25,13 @@ import pytest
 
 from admin.cli import main as admin_main
 from forwarder.app import create_app, create_lambda_handler
-from shared import master_keys
-from shared.logs import APP_LOGGERS, JsonFormatter, mask_phone
-from shared.migrate import migrate
+from ops.migrate import migrate
+from shared.logs import JsonFormatter, mask_phone
 from standins import meta
 from standins.graph import GraphStandIn
 from standins.groq import GroqStandIn
 from standins.lambda_invoke import LambdaInvokeStandin
+from tenant_secrets import master_keys
 from tests.conftest import KMS_REGION, CreateDatabase
 from tests.handler.conftest import LambdaContainer, LambdaTestContext
 from tests.handler.events import function_url_event
@@ -44,6 +44,9 @@ GROQ_KEY = "gsk_e2e_groq_key_9b7e5d3c1a0f"
 META_APP_SECRET = "e2e-meta-app-secret-0d2f4b6a8c"
 VERIFY_TOKEN = "e2e-verify-token-3e5a7c9b1d"
 FORWARDER_SECRET = "e2e-forwarder-secret-6a4c2e0b8d"
+
+# Every logger of ours whose lines a run can produce.
+APP_LOGGERS = ("handler", "forwarder", "admin", "migrate", "localrun", "standins")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

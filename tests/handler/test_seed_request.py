@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from handler.seed_request import InvalidRequest, parse_seed_request
+from handler.conversation.seed_request import InvalidRequest, parse_seed_request
 
 
 def test_seed_whatsapp_request() -> None:

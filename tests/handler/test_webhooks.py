@@ -136,7 +136,7 @@ async def test_failed_status_records_metas_error(
     assert row["error_title"] == "Re-engagement message"
 
 
-AI_KINDS = {"text", "button_reply", "list_reply", "button"}
+AI_KINDS = {"text", "button_reply", "list_reply", "button", "location"}  # a place: its name and address
 SILENT_KINDS = {"reaction", "system", "unsupported"}
 
 

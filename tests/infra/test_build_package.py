@@ -33,7 +33,7 @@ from infra.build_package import (
 )
 from infra.imports import trace_imports
 from infra.sample_events import TEST_APP_SECRET, TEST_VERIFY_TOKEN, load_event
-from shared.database import PROJECT_ROOT
+from ops.database import PROJECT_ROOT
 from standins.lambda_invoke import LambdaInvokeStandin
 
 SAMPLE_PYPROJECT = """

@@ -25,14 +25,16 @@ from admin.records import Tenant
 from admin.secrets_input import Secret
 from admin.tenants import lock_tenant
 from forwarder.app import create_app, create_lambda_handler
-from handler.app import lambda_handler
-from handler.runtime import reset_container
+from handler.app import HandlerFunction
 from infra.sample_events import EVENTS_DIR, TEST_APP_SECRET, TEST_VERIFY_TOKEN, load_event
 from standins.graph import GraphStandIn
 from standins.groq import GroqStandIn
 from standins.lambda_container import FakeLambdaContext
 from standins.lambda_invoke import LambdaInvokeStandin
 from tests.factories import issue_web_chat_key
+
+# The handler's Lambda function, as handler.app builds `lambda_handler` (cold: built here).
+HANDLER = HandlerFunction()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -148,10 +150,8 @@ def environment(
 @pytest.fixture(scope="module")
 async def handler(environment: None) -> AsyncIterator[Container]:
     container = Container("handler-container")
-    # Other suites may have warmed the handler with their own settings: start from a cold container.
-    await container.run(reset_container)
     yield container
-    await container.run(reset_container)
+    await container.run(HANDLER.close_container)
     container.close()
 
 
@@ -185,7 +185,7 @@ async def tenants(db: asyncpg.Connection) -> tuple[SampleTenant, ...]:
 
 async def invoke(handler: Container, name: str) -> Any:
     """The event file exactly as the console or `sam local invoke -e` would send it."""
-    return await handler.run(lambda_handler, load_event(name), lambda_context())
+    return await handler.run(HANDLER, load_event(name), lambda_context())
 
 
 def lambda_context(function_name: str = HANDLER_FUNCTION) -> FakeLambdaContext:
@@ -410,7 +410,7 @@ async def test_forwarder_hands_the_signed_webhook_event_to_the_handler(
         event["body"],
         event["headers"]["x-hub-signature-256"],
     )
-    result = await handler.run(lambda_handler, envelope, lambda_context())
+    result = await handler.run(HANDLER, envelope, lambda_context())
     assert result["messages"] == {"replied": 1}
     [sent] = graph.delivered
     assert (sent.token, sent.to) == (MAIN.access_token, "242066582613")

@@ -97,5 +97,6 @@ def test_the_listing_names_every_event_and_how_to_invoke_it(capsys: pytest.Captu
     assert listing == render_listing(CATALOG)
     for event in CATALOG:
         assert f"sam local invoke {event.functions[0]} -e events/{event.file}" in listing
+        assert f"make invoke EVENT=infra/events/{event.file}" in listing
         assert f"--event-file infra/events/{event.file}" in listing
     assert "Lambda console" in listing

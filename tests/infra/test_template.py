@@ -18,7 +18,7 @@ from cfnlint.decode import decode_str
 from samtranslator.parser.parser import Parser
 from samtranslator.translator.translator import Translator
 
-from shared.database import PROJECT_ROOT
+from ops.database import PROJECT_ROOT
 
 TEMPLATE = PROJECT_ROOT / "infra" / "template.yaml"
 REGION = "eu-west-1"

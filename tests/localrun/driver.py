@@ -14,7 +14,7 @@ from pathlib import Path
 
 import asyncpg
 
-from shared.database import PROJECT_ROOT
+from ops.database import PROJECT_ROOT
 
 # Variables of the developer's, CI's or the test run's environment that would point the run elsewhere
 # (the test run's own master key included: `make run` makes its own, as on a fresh machine).

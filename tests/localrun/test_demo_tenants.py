@@ -12,7 +12,7 @@ from admin import configs, tenants
 from admin.secrets_input import Secret
 from localrun.demo import DEMO_TENANTS, WrittenKeys, ensure_demo_tenants
 from localrun.local_secrets import LocalSecrets, load_or_create
-from shared.migrate import apply_migrations
+from ops.migrate import apply_migrations
 
 REAL_KEY = "gsk_" + "R" * 52
 OPERATORS_KEY = "gsk_" + "O" * 52

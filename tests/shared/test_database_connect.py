@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncpg
 import pytest
 
-from shared.database_connect import DatabaseUnusable, connect_database, connect_failure_message, target
+from ops.database_connect import DatabaseUnusable, connect_database, connect_failure_message, target
 
 PASSWORD = "hunter22-s3cret"
 

@@ -7,14 +7,20 @@ import uuid
 import boto3
 import pytest
 
-from shared.master_keys import (
+from tenant_secrets.master_keys import (
     DataKeyRejected,
     Keyring,
     KmsMasterKey,
     MasterKeyUnavailable,
     new_local_master_key,
 )
-from shared.secrets_crypto import SecretColumn, SecretUnreadable, decrypt_secret, encrypt_secret, key_ref_of
+from tenant_secrets.secrets_crypto import (
+    SecretColumn,
+    SecretUnreadable,
+    decrypt_secret,
+    encrypt_secret,
+    key_ref_of,
+)
 from tests.conftest import KMS_REGION
 
 TENANT = uuid.uuid4()
@@ -71,7 +77,7 @@ def test_a_blob_kms_rejects_is_unreadable_not_retryable(kms_key_id: str) -> None
 def test_an_unreachable_kms_is_reported_as_unavailable(
     kms_key_id: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from shared import master_keys
+    from tenant_secrets import master_keys
 
     monkeypatch.setenv("AWS_ENDPOINT_URL_KMS", "http://127.0.0.1:9")  # nothing listens on port 9
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")

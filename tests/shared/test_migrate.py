@@ -8,10 +8,11 @@ import uuid
 import asyncpg
 import pytest
 
-from shared.groq_models import DEFAULT_CHAT_MODEL
-from shared.master_keys import Keyring, MasterKeyNotConfigured
-from shared.migrate import discover_migrations, migrate
-from shared.secrets_crypto import SecretColumn, decrypt_secret
+from ops.migrate import discover_migrations, migrate
+from ops.model_upgrade import DEPLOYMENT_DEFAULT, upgrade_retired_models
+from providers.groq_models import DEFAULT_CHAT_MODEL
+from tenant_secrets.master_keys import Keyring, MasterKeyNotConfigured
+from tenant_secrets.secrets_crypto import SecretColumn, decrypt_secret
 from tests.conftest import CreateDatabase
 from tests.seed import seed_queries
 
@@ -100,7 +101,7 @@ async def test_migrates_over_seed_tables_keeping_rows(create_database: CreateDat
         assert [reveal(row["access_token"], row["user_id"]) for row in active] == ["EAA-new"]
         groq = await conn.fetchrow("SELECT model, history_length, fallback_text FROM user_groq_config")
         assert groq is not None
-        # The seed's retired default moves to Groq's current replacement (shared.groq_models).
+        # The seed's retired default moves to Groq's current replacement (providers.groq_models).
         assert groq["model"] == "openai/gpt-oss-120b"
         assert groq["history_length"] == 10
         assert groq["fallback_text"].startswith("Désolé")
@@ -120,6 +121,27 @@ async def test_new_groq_rows_default_to_a_current_model(db: asyncpg.Connection) 
         "INSERT INTO user_groq_config (user_id, api_key) VALUES ($1, 'k') RETURNING model", user_id
     )
     assert model == DEFAULT_CHAT_MODEL
+
+
+async def test_retired_vision_and_speech_models_go_back_to_the_deployments_default(
+    db: asyncpg.Connection,
+) -> None:
+    user_id = await db.fetchval("INSERT INTO auth.users (email) VALUES ('x@example.com') RETURNING id")
+    await db.execute(
+        "INSERT INTO user_groq_config (user_id, api_key, vision_model, transcription_model)"
+        " VALUES ($1, 'k', 'meta-llama/llama-4-scout-17b-16e-instruct', 'distil-whisper-large-v3-en')",
+        user_id,
+    )
+
+    upgrades = await upgrade_retired_models(db)
+
+    assert {(u.retired, u.replacement) for u in upgrades} == {
+        ("meta-llama/llama-4-scout-17b-16e-instruct", DEPLOYMENT_DEFAULT),
+        ("distil-whisper-large-v3-en", DEPLOYMENT_DEFAULT),
+    }
+    row = await db.fetchrow("SELECT vision_model, transcription_model FROM user_groq_config")
+    assert row is not None and (row["vision_model"], row["transcription_model"]) == (None, None)
+    assert await upgrade_retired_models(db) == []
 
 
 async def test_seed_queries_run_verbatim(db: asyncpg.Connection) -> None:

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
-from shared.migrate import migrate
+from ops.migrate import migrate
 from tests.conftest import CreateDatabase
 from tests.factories import SeededTenant, add_tenant, issue_web_chat_key
 

@@ -9,14 +9,14 @@ from pathlib import Path
 import pytest
 
 from shared.env import ConfigurationError
-from shared.master_keys import (
+from tenant_secrets.master_keys import (
     Keyring,
     LocalMasterKey,
     MasterKeyNotConfigured,
     ensure_local_master_key,
     new_local_master_key,
 )
-from shared.secrets_crypto import (
+from tenant_secrets.secrets_crypto import (
     SecretColumn,
     SecretUnreadable,
     decrypt_secret,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Iterator
 
@@ -235,3 +236,17 @@ async def test_wait_for_requests(standin: GroqStandIn, client: groq.AsyncGroq) -
     assert isinstance(seen[0], GroqRequest)
     with pytest.raises(TimeoutError, match="got 0"):
         await standin.recorder.wait_for(1, timeout=0.05, where=lambda r: r.last_user_message == "deux")
+
+
+async def test_a_call_slowed_past_a_reset_is_not_counted_after_it(standin: GroqStandIn) -> None:
+    standin.slow(0.5, n=1)
+    async with groq.AsyncGroq(
+        api_key="gsk_k", base_url=standin.base_url, max_retries=0, timeout=0.1
+    ) as impatient:
+        with pytest.raises(groq.APITimeoutError):
+            await ask(impatient)  # the previous test's call, still sleeping in the stand-in
+
+    standin.reset()  # the next test starts
+    await asyncio.sleep(0.6)  # the slowed call ends now
+
+    assert standin.requests == []
