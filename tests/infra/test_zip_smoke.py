@@ -1,0 +1,126 @@
+"""Each Lambda zip, unpacked as the runtime unpacks it, imports every module its code reaches with
+nothing else on sys.path: the zip holds what its code imports, and the forwarder's holds nothing of
+the handler's libraries.
+
+The zips are built for this machine's interpreter and platform (the arm64 wheels of the real package
+would not load here); what goes in them is decided by the same build, so only the wheels' platform
+differs from `make package`.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import subprocess
+import sys
+import zipfile
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from infra.build_package import (
+    FUNCTION_ENTRY_MODULES,
+    LOCAL_ONLY_IMPORTS,
+    LambdaTarget,
+    build_zip,
+    request_for,
+)
+from infra.imports import trace_imports
+from ops.database import PROJECT_ROOT
+
+# What only the handler needs: never in the forwarder's zip, never imported by it.
+HANDLER_ONLY = ("asyncpg", "groq", "cryptography", "httpx", "httpcore", "pydantic", "pydantic_core", "cffi")
+
+# Runs in `python -I -S`: no site-packages, only the unpacked zip (argv[1]) and the standard library.
+IMPORT_FROM_THE_ZIP = """
+import importlib, json, sys
+sys.path.insert(0, sys.argv[1])
+for name in json.loads(sys.argv[2]):
+    importlib.import_module(name)
+entry = importlib.import_module(sys.argv[3])
+assert callable(entry.lambda_handler)
+print(json.dumps(sorted({name.split(".")[0] for name in sys.modules})))
+"""
+
+
+def this_machine() -> LambdaTarget:
+    """Wheels for the interpreter running the tests, on this machine's architecture."""
+    machine = platform.machine()
+    return LambdaTarget(
+        python_version=f"{sys.version_info.major}.{sys.version_info.minor}",
+        platforms=tuple(f"{tag}_{machine}" for tag in ("manylinux2014", "manylinux_2_17", "manylinux_2_28")),
+    )
+
+
+def modules_to_import(function: str) -> list[str]:
+    """Every module of ours the entry module reaches and every outside module they import (lazily
+    too), except a local-only library and those of ours importing one."""
+    trace = trace_imports(FUNCTION_ENTRY_MODULES[function], PROJECT_ROOT)
+    local_only = set(LOCAL_ONLY_IMPORTS.get(function, {}))
+    local_users = {user for name in local_only for user in trace.outside.get(name, ())}
+    outside = {name for name in trace.third_party_modules() if name.split(".")[0] not in local_only}
+    return sorted((trace.modules - local_users) | outside)
+
+
+@pytest.fixture(scope="module", params=["forwarder", "handler"])
+def unpacked_zip(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[str, Path]:
+    function: str = request.param
+    build = replace(request_for(function, compile_bytecode=False), target=this_machine())
+    folder = tmp_path_factory.mktemp(function)
+    result = build_zip(build, folder / f"{function}.zip")
+    with zipfile.ZipFile(result.path) as archive:
+        archive.extractall(folder / "task")
+    return function, folder / "task"
+
+
+def test_the_zip_alone_imports_every_module_its_code_reaches(unpacked_zip: tuple[str, Path]) -> None:
+    function, task = unpacked_zip
+    modules = modules_to_import(function)
+    assert FUNCTION_ENTRY_MODULES[function] in modules
+
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-I",
+            "-S",
+            "-c",
+            IMPORT_FROM_THE_ZIP,
+            str(task),
+            json.dumps(modules),
+            FUNCTION_ENTRY_MODULES[function],
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={"AWS_DEFAULT_REGION": "us-east-1"},
+    )
+
+    assert done.returncode == 0, done.stderr
+    loaded = set(json.loads(done.stdout.strip().splitlines()[-1]))
+    if function == "forwarder":
+        assert {"starlette", "mangum", "boto3", "botocore"} <= loaded
+        assert not loaded & set(HANDLER_ONLY)
+    else:
+        assert {"starlette", "mangum", "boto3", "asyncpg", "groq", "httpx", "cryptography"} <= loaded
+
+
+def test_the_forwarder_zip_carries_none_of_the_handlers_libraries(unpacked_zip: tuple[str, Path]) -> None:
+    function, task = unpacked_zip
+    top_levels = {path.name.split("-")[0].split(".")[0] for path in task.iterdir()}
+    if function == "forwarder":
+        assert not top_levels & {*HANDLER_ONLY, "handler", "tenant_secrets", "providers"}
+    else:
+        assert {
+            "handler",
+            "shared",
+            "tenant_secrets",
+            "providers",
+            "asyncpg",
+            "groq",
+            "cryptography",
+        } <= top_levels
+        assert "forwarder" not in top_levels
