@@ -6,7 +6,9 @@ need in turn. They are installed as wheels for the Lambda runtime (CPython 3.13 
 Linux 2023), at the versions installed in the environment running the build, so the package ships
 what the tests ran with. Wheels are cached under the data folder: the first build downloads them,
 later ones are offline. Before it is zipped, the package is checked against its code: every module
-the entry module reaches must be in it, and so must every library those modules import.
+the entry module reaches must be in it, and so must every library those modules import. Of
+botocore's and boto3's service descriptions (some 400 services, most of botocore's bytes) it keeps
+those of the services the code makes clients for, read from the source too.
 
     python -m infra.build_package handler --zip build/lambda/handler.zip   # `make package`
     python -m infra.build_package forwarder --output-dir DIR               # `sam build` (infra/Makefile)
@@ -31,7 +33,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from infra.imports import trace_imports
+from infra.imports import UnknownAwsClient, aws_clients_made, trace_imports
 from ops.database import PROJECT_ROOT, data_dir
 
 # Which of our top-level packages each function's code needs.
@@ -52,6 +54,8 @@ LOCAL_ONLY_IMPORTS: Mapping[str, Mapping[str, str]] = {
 }
 # boto3 and what it needs: the Lambda runtime has its own copy, so sizes are also shown without it.
 BOTO3 = "boto3"
+# Where botocore and boto3 keep one folder per AWS service (models, endpoint rules, resources).
+AWS_SERVICE_DATA = ("botocore/data", "boto3/data")
 # The runtime the template declares (python3.13, arm64).
 LAMBDA_PYTHON_VERSION = "3.13"
 # Where the runtime unpacks the code.
@@ -208,6 +212,7 @@ def build_folder(request: BuildRequest, destination: Path) -> BuildResult:
     for package in packages:
         copy_package(request.project_root / package, destination / package)
     check_imports(request.function, request.project_root, destination)
+    keep_aws_services(destination, aws_services(request.function, request.project_root))
     compiled = False
     if request.bytecode_python is not None:
         compile_bytecode(request.bytecode_python, destination)
@@ -263,6 +268,30 @@ def check_imports(function: str, project_root: Path, folder: Path) -> None:
             problems.append(f"{name}, local only, yet imported at start-up by {', '.join(sorted(users))}")
     if problems:
         raise BuildError(f"the {function} package lacks what its code imports: {'; '.join(problems)}")
+
+
+def aws_services(function: str, project_root: Path) -> frozenset[str]:
+    """The AWS services `function`'s code makes boto3 clients for."""
+    trace = trace_imports(FUNCTION_ENTRY_MODULES[function], project_root)
+    try:
+        return aws_clients_made(trace.modules, project_root)
+    except UnknownAwsClient as error:
+        raise BuildError(f"the {function} package cannot tell which AWS services it needs: {error}") from None
+
+
+def keep_aws_services(folder: Path, services: Iterable[str]) -> None:
+    """Remove the service folders of botocore's and boto3's data except those of `services`.
+
+    botocore lists every service folder when it makes a client (a stat per file: some 20 ms of a
+    cold start) and the descriptions take most of its bytes. Its shared files (endpoints,
+    partitions, retry rules, defaults) stay."""
+    kept = set(services)
+    for data in AWS_SERVICE_DATA:
+        if not (folder / data).is_dir():
+            continue
+        for service in (folder / data).iterdir():
+            if service.is_dir() and service.name not in kept:
+                shutil.rmtree(service)
 
 
 def carries(folder: Path, top_level: str) -> bool:

@@ -5,13 +5,15 @@ top-level folders of the project with an `__init__.py`), including imports insid
 may run; `at_import=True` follows only those that run when the entry module is imported. Imports
 under `if TYPE_CHECKING:` never run and are left out. Nothing is imported: the source is parsed,
 so this works for a package built for another platform.
+
+`aws_clients_made` reads, the same way, which AWS services the code makes boto3 clients for.
 """
 
 from __future__ import annotations
 
 import ast
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -131,3 +133,34 @@ def _is_type_checking(test: ast.expr) -> bool:
     if isinstance(test, ast.Name):
         return test.id == "TYPE_CHECKING"
     return isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+
+
+class UnknownAwsClient(ValueError):
+    """A `client(...)` call whose service name is not written in the source."""
+
+
+def aws_clients_made(modules: Iterable[str], project_root: Path) -> frozenset[str]:
+    """The services `modules` make boto3 clients for: the literal name each `….client("s3", …)`
+    call passes (or its `service_name=`). A name that is not a literal cannot be read from the
+    source: UnknownAwsClient, so that nothing is left out of a package on a guess."""
+    services: set[str] = set()
+    for module in sorted(modules):
+        path = _source_of(module, project_root)
+        if path is None:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "client"
+            ):
+                services.add(_service_name(node, module))
+    return frozenset(services)
+
+
+def _service_name(call: ast.Call, module: str) -> str:
+    named = [keyword.value for keyword in call.keywords if keyword.arg == "service_name"]
+    argument = call.args[0] if call.args else (named[0] if named else None)
+    if isinstance(argument, ast.Constant) and isinstance(argument.value, str):
+        return argument.value
+    raise UnknownAwsClient(f"{module}:{call.lineno} makes a client whose service is not a literal name")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.imports import trace_imports
+from infra.imports import UnknownAwsClient, aws_clients_made, trace_imports
 
 
 def write(root: Path, files: dict[str, str]) -> Path:
@@ -73,3 +73,22 @@ def test_an_import_of_our_own_module_that_does_not_exist_is_an_error(tmp_path: P
     write(tmp_path, {"app/__init__.py": "", "app/main.py": "import app.missing\n"})
     with pytest.raises(ImportError, match="app.missing"):
         trace_imports("app.main", tmp_path)
+
+
+def test_the_aws_clients_made_are_read_from_the_literal_service_names(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "app/__init__.py": "",
+            "app/a.py": "import boto3\ns3 = boto3.client('s3', region_name='x')\n",
+            "app/b.py": "def kms(session):\n    return session.client(service_name='kms')\n",
+        },
+    )
+    assert aws_clients_made(["app.a", "app.b"], tmp_path) == {"s3", "kms"}
+    assert aws_clients_made(["app"], tmp_path) == frozenset()
+
+
+def test_a_client_for_a_service_named_at_run_time_cannot_be_read(tmp_path: Path) -> None:
+    write(tmp_path, {"app/__init__.py": "", "app/a.py": "def make(b, name):\n    return b.client(name)\n"})
+    with pytest.raises(UnknownAwsClient, match="app.a:2"):
+        aws_clients_made(["app.a"], tmp_path)

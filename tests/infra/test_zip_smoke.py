@@ -1,6 +1,7 @@
 """Each Lambda zip, unpacked as the runtime unpacks it, imports every module its code reaches with
-nothing else on sys.path: the zip holds what its code imports, and the forwarder's holds nothing of
-the handler's libraries.
+nothing else on sys.path, and makes a boto3 client for each AWS service its code names (and for
+no other): the zip holds what its code imports, and the forwarder's holds nothing of the handler's
+libraries.
 
 The zips are built for this machine's interpreter and platform (the arm64 wheels of the real package
 would not load here); what goes in them is decided by the same build, so only the wheels' platform
@@ -23,6 +24,7 @@ from infra.build_package import (
     FUNCTION_ENTRY_MODULES,
     LOCAL_ONLY_IMPORTS,
     LambdaTarget,
+    aws_services,
     build_zip,
     request_for,
 )
@@ -40,6 +42,15 @@ for name in json.loads(sys.argv[2]):
     importlib.import_module(name)
 entry = importlib.import_module(sys.argv[3])
 assert callable(entry.lambda_handler)
+import boto3, botocore.exceptions
+for service in json.loads(sys.argv[4]):
+    boto3.session.Session().client(service, region_name="us-east-1").close()
+try:
+    boto3.session.Session().client("dynamodb", region_name="us-east-1")
+except botocore.exceptions.UnknownServiceError:
+    pass
+else:
+    raise AssertionError("the zip describes services its code never makes a client for")
 print(json.dumps(sorted({name.split(".")[0] for name in sys.modules})))
 """
 
@@ -81,6 +92,7 @@ def test_the_zip_alone_imports_every_module_its_code_reaches(unpacked_zip: tuple
     modules = modules_to_import(function)
     assert FUNCTION_ENTRY_MODULES[function] in modules
 
+    assert aws_services(function, PROJECT_ROOT)
     done = subprocess.run(
         [
             sys.executable,
@@ -91,6 +103,7 @@ def test_the_zip_alone_imports_every_module_its_code_reaches(unpacked_zip: tuple
             str(task),
             json.dumps(modules),
             FUNCTION_ENTRY_MODULES[function],
+            json.dumps(sorted(aws_services(function, PROJECT_ROOT))),
         ],
         capture_output=True,
         text=True,
