@@ -5,30 +5,36 @@ minimal forwarder: the same imports, one boto3 client, one invoke).
 
 Both run as `python -I` (no PYTHONPATH, no user site), in turns, several times; the medians are
 compared. The clock starts at the interpreter's first line of ours, so start-up of Python itself
-(the same for both) is left out.
+(the same for both) is left out. With `package=` (a folder `package_here` built), every run imports
+from that folder alone (`-I -S`: no site-packages either), as the Lambda runtime imports from its
+zip; the reference app also finds bench/ in the project.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from infra.build_package import build_folder, request_for, this_machine_target
 from infra.imports import trace_imports
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# Argument 1: the project folder; 2: the module; 3: a JSON event for its `lambda_handler`, or with
+# Argument 1: the folders to import from (os.pathsep between them); 2: the module; 3: a JSON event for its `lambda_handler`, or with
 # a 4th argument "asgi" for its `app` served through Mangum.
 _FIRST_INVOCATION = """
 import json, sys, time
 started = time.perf_counter()
-sys.path.insert(0, sys.argv[1])
+sys.path[:0] = sys.argv[1].split(__import__("os").pathsep)
 import importlib
 module = importlib.import_module(sys.argv[2])
 if sys.argv[4:] == ["asgi"]:
@@ -40,12 +46,13 @@ response = handler(json.loads(sys.argv[3]), None)
 elapsed = time.perf_counter() - started
 print(json.dumps({"ms": elapsed * 1000, "status": response.get("statusCode"), "modules": sorted(sys.modules)}))
 """
-# Arguments: the modules to import.
+# Argument 1: the folders to import from (os.pathsep between them, or none); the rest: the modules.
 _IMPORT_ONLY = """
 import json, sys, time
 started = time.perf_counter()
+sys.path[:0] = [path for path in sys.argv[1].split(__import__("os").pathsep) if path]
 import importlib
-for name in sys.argv[1:]:
+for name in sys.argv[2:]:
     importlib.import_module(name)
 elapsed = time.perf_counter() - started
 print(json.dumps({"ms": elapsed * 1000, "status": None, "modules": sorted(sys.modules)}))
@@ -74,26 +81,40 @@ def measure_cold_start(
     *,
     reference_app: str | None = None,
     runs: int = 7,
+    package: Path | None = None,
 ) -> ColdStart:
     """Medians of `runs` fresh interpreters each (taking turns, so a busy moment hits all alike).
 
-    Run n gets `events[n % len(events)]` (distinct messages, so that none is a duplicate)."""
+    Run n gets `events[n % len(events)]` (distinct messages, so that none is a duplicate). With
+    `package`, an unmeasured run 0 of each first writes the folder's bytecode, as the Lambda's zip
+    carries it (pass `runs + 1` events then)."""
     floor = floor_modules(entry_module)
+    isolation = ["-I", "-S"] if package is not None else ["-I"]
+    ours = str(package) if package is not None else str(ROOT)
+    floor_path = str(package) if package is not None else ""
+    reference_path = os.pathsep.join([str(package), str(ROOT)]) if package is not None else str(ROOT)
     cold: list[float] = []
     floors: list[float] = []
     references: list[float] = []
     statuses: list[int | None] = []
     loaded: frozenset[str] = frozenset()
-    for run in range(runs):
+    warm_up = 1 if package is not None else 0
+    for run in range(warm_up + runs):
         event = events[run % len(events)]
-        result = _run([_FIRST_INVOCATION, str(ROOT), entry_module, json.dumps(event)], env)
+        result = _run(isolation, [_FIRST_INVOCATION, ours, entry_module, json.dumps(event)], env)
+        floor_ms = float(_run(isolation, [_IMPORT_ONLY, floor_path, *floor], env)["ms"])
+        reference_ms = None
+        if reference_app is not None:
+            arguments = [_FIRST_INVOCATION, reference_path, reference_app, json.dumps(event), "asgi"]
+            reference_ms = float(_run(isolation, arguments, env)["ms"])
+        if run < warm_up:
+            continue
         cold.append(float(result["ms"]))
         statuses.append(result["status"])
         loaded = frozenset(str(name).split(".")[0] for name in result["modules"])
-        floors.append(float(_run([_IMPORT_ONLY, *floor], env)["ms"]))
-        if reference_app is not None:
-            arguments = [_FIRST_INVOCATION, str(ROOT), reference_app, json.dumps(event), "asgi"]
-            references.append(float(_run(arguments, env)["ms"]))
+        floors.append(floor_ms)
+        if reference_ms is not None:
+            references.append(reference_ms)
     return ColdStart(
         median_ms=statistics.median(cold),
         floor_ms=statistics.median(floors),
@@ -104,9 +125,9 @@ def measure_cold_start(
     )
 
 
-def _run(arguments: list[str], env: Mapping[str, str]) -> dict[str, Any]:
+def _run(isolation: list[str], arguments: list[str], env: Mapping[str, str]) -> dict[str, Any]:
     done = subprocess.run(
-        [sys.executable, "-I", "-c", *arguments],
+        [sys.executable, *isolation, "-c", *arguments],
         cwd=ROOT,
         env=dict(env),
         capture_output=True,
@@ -117,3 +138,12 @@ def _run(arguments: list[str], env: Mapping[str, str]) -> dict[str, Any]:
     if done.returncode != 0:
         raise RuntimeError(f"cold start failed: {done.stderr[-2000:]}")
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+@contextmanager
+def package_here(function: str) -> Iterator[Path]:
+    """`function`'s package as `make package` builds it, with this machine's wheels (the arm64 ones
+    would not load here) and no bytecode (the first run writes it), in a scratch folder."""
+    request = replace(request_for(function, compile_bytecode=False), target=this_machine_target())
+    with tempfile.TemporaryDirectory(prefix=f"bench-{function}-") as scratch:
+        yield build_folder(request, Path(scratch) / "package").path

@@ -5,8 +5,9 @@ test (uvicorn with uvloop and httptools, one worker), and a zero-latency Lambda 
 stand-in with no function to run). The minimal forwarder (bench._minimal_forwarder) does only the
 signature check and the same boto3 invoke. Each server gets a warm-up, then full load (closed
 loop, many connections), then a fixed 500 webhooks/s (open loop). The cold start is a fresh
-interpreter's import of forwarder.app and its first webhook (the sample Function URL event),
-configured as the template configures the Lambda, next to importing its dependencies alone.
+interpreter's import of forwarder.app and its first webhook (the sample Function URL event), from
+its package alone (built as `make package` builds it, for this machine), configured as the
+template configures the Lambda, next to importing its dependencies alone from the same package.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from typing import Any
 import httpx
 
 from bench import Row
-from bench._cold import ColdStart, measure_cold_start
+from bench._cold import ColdStart, measure_cold_start, package_here
 from infra.sample_events import TEST_APP_SECRET, load_event
 from standins.meta import BusinessNumber, signed_request, text_webhook
 
@@ -42,6 +43,7 @@ MEASURE_SECONDS = 5.0
 ROUNDS = 3  # the servers take turns; each figure is the best of its rounds
 CONNECTIONS = 64
 FIXED_RATE = 500.0
+COLD_RUNS = 11  # fresh interpreters of each kind; the machine is shared, so medians of many
 MINIMAL = "bench._minimal_forwarder"
 SERVERS = {"minimal": f"{MINIMAL}:app", "forwarder": "forwarder.app:app"}
 
@@ -204,7 +206,10 @@ def measure_cold() -> ColdStart:
         }
         env.pop("PYTHONPATH", None)
         event = load_event("function-url-webhook.json")
-        return measure_cold_start("forwarder.app", [event], env, reference_app=MINIMAL)
+        with package_here("forwarder") as package:
+            return measure_cold_start(
+                "forwarder.app", [event], env, reference_app=MINIMAL, runs=COLD_RUNS, package=package
+            )
 
 
 def _cold_rows(cold: ColdStart) -> list[Row]:

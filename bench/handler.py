@@ -1,7 +1,9 @@
 """Handler benchmark: own time per message, database round trips, connections, cold start.
 
 Groq and Graph are the zero-latency stand-ins, each in its own process; Postgres is real. Own time
-is an invocation's wall time minus the time spent waiting on Groq and Graph.
+is an invocation's wall time minus the time spent waiting on Groq and Graph. The cold start runs
+from the handler's package alone (built as `make package` builds it, for this machine), next to
+importing its dependencies from the same package.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from urllib.parse import urlsplit
 import asyncpg
 
 from bench import Row
-from bench._cold import measure_cold_start
+from bench._cold import measure_cold_start, package_here
 from bench._keys import ensure_master_key
 from bench.pgproxy import count_round_trips
 from ops.database import PROJECT_ROOT, data_dir, start_embedded_postgres, with_database
@@ -202,7 +204,9 @@ def measure(invocations: int = 1000) -> HandlerFigures:
                 own.append((elapsed - spent[0]) * 1000)
             # The benchmark's own query above opened one session; the handler should open none.
             new_connections = asyncio.run(_database_sessions(url)) - sessions_before - 1
-            cold = measure_cold_start("handler.app", list(_events(numbers, COLD_RUNS)), env, runs=COLD_RUNS)
+            with package_here("handler") as package:
+                events = list(_events(numbers, COLD_RUNS + 1))
+                cold = measure_cold_start("handler.app", events, env, runs=COLD_RUNS, package=package)
     finally:
         asyncio.run(_drop_database(server_url, url))
     quantiles = statistics.quantiles(own, n=100)

@@ -18,9 +18,12 @@ from __future__ import annotations
 
 import argparse
 import fcntl
+import gzip
 import hashlib
 import importlib.metadata
+import json
 import os
+import platform
 import re
 import shutil
 import subprocess
@@ -56,6 +59,8 @@ LOCAL_ONLY_IMPORTS: Mapping[str, Mapping[str, str]] = {
 BOTO3 = "boto3"
 # Where botocore and boto3 keep one folder per AWS service (models, endpoint rules, resources).
 AWS_SERVICE_DATA = ("botocore/data", "boto3/data")
+# botocore's endpoints of every service in every partition, read whole when it makes a client.
+BOTOCORE_ENDPOINTS = "botocore/data/endpoints.json"
 # The runtime the template declares (python3.13, arm64).
 LAMBDA_PYTHON_VERSION = "3.13"
 # Where the runtime unpacks the code.
@@ -90,9 +95,19 @@ class LambdaTarget:
     def pip_arguments(self) -> list[str]:
         arguments = ["--only-binary=:all:", "--python-version", self.python_version]
         arguments += ["--implementation", self.implementation]
-        for platform in self.platforms:
-            arguments += ["--platform", platform]
+        for tag in self.platforms:
+            arguments += ["--platform", tag]
         return arguments
+
+
+def this_machine_target() -> LambdaTarget:
+    """Wheels for the interpreter running this, on this machine's architecture: a package built so
+    holds what the Lambda's holds, and runs here (tests, benchmarks)."""
+    machine = platform.machine()
+    return LambdaTarget(
+        python_version=f"{sys.version_info.major}.{sys.version_info.minor}",
+        platforms=tuple(f"{tag}_{machine}" for tag in ("manylinux2014", "manylinux_2_17", "manylinux_2_28")),
+    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -280,11 +295,13 @@ def aws_services(function: str, project_root: Path) -> frozenset[str]:
 
 
 def keep_aws_services(folder: Path, services: Iterable[str]) -> None:
-    """Remove the service folders of botocore's and boto3's data except those of `services`.
+    """Remove the service folders of botocore's and boto3's data except those of `services`, and
+    the other services' entries from botocore's endpoints file.
 
     botocore lists every service folder when it makes a client (a stat per file: some 20 ms of a
-    cold start) and the descriptions take most of its bytes. Its shared files (endpoints,
-    partitions, retry rules, defaults) stay."""
+    cold start) and reads the endpoints of every service (1.2 MB of JSON: another 20 ms); the
+    descriptions take most of its bytes. Its other shared files (partitions, retry rules,
+    defaults) and each partition's own facts stay as they are."""
     kept = set(services)
     for data in AWS_SERVICE_DATA:
         if not (folder / data).is_dir():
@@ -292,6 +309,27 @@ def keep_aws_services(folder: Path, services: Iterable[str]) -> None:
         for service in (folder / data).iterdir():
             if service.is_dir() and service.name not in kept:
                 shutil.rmtree(service)
+    endpoints = folder / BOTOCORE_ENDPOINTS
+    if endpoints.is_file():
+        # The file names a service by its endpoint prefix, which its description gives.
+        prefixes = kept | _endpoint_prefixes(endpoints.parent, kept)
+        table = json.loads(endpoints.read_text())
+        for partition in table.get("partitions", []):
+            services_of = partition.get("services", {})
+            partition["services"] = {name: entry for name, entry in services_of.items() if name in prefixes}
+        endpoints.write_text(json.dumps(table, separators=(",", ":"), sort_keys=True))
+
+
+def _endpoint_prefixes(data: Path, services: Iterable[str]) -> set[str]:
+    prefixes = set()
+    for service in services:
+        for description in (data / service).glob("*/service-2.json*"):
+            raw = description.read_bytes()
+            text = gzip.decompress(raw) if description.suffix == ".gz" else raw
+            prefix = json.loads(text).get("metadata", {}).get("endpointPrefix")
+            if isinstance(prefix, str):
+                prefixes.add(prefix)
+    return prefixes
 
 
 def carries(folder: Path, top_level: str) -> bool:

@@ -11,22 +11,22 @@ differs from `make package`.
 from __future__ import annotations
 
 import json
-import platform
 import subprocess
 import sys
 import zipfile
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from infra.build_package import (
     FUNCTION_ENTRY_MODULES,
     LOCAL_ONLY_IMPORTS,
-    LambdaTarget,
     aws_services,
     build_zip,
     request_for,
+    this_machine_target,
 )
 from infra.imports import trace_imports
 from ops.database import PROJECT_ROOT
@@ -43,25 +43,29 @@ for name in json.loads(sys.argv[2]):
 entry = importlib.import_module(sys.argv[3])
 assert callable(entry.lambda_handler)
 import boto3, botocore.exceptions
+endpoints = {}
 for service in json.loads(sys.argv[4]):
-    boto3.session.Session().client(service, region_name="us-east-1").close()
+    endpoints[service] = where_clients_go(service)
 try:
     boto3.session.Session().client("dynamodb", region_name="us-east-1")
 except botocore.exceptions.UnknownServiceError:
     pass
 else:
     raise AssertionError("the zip describes services its code never makes a client for")
-print(json.dumps(sorted({name.split(".")[0] for name in sys.modules})))
+print(json.dumps({"modules": sorted({name.split(".")[0] for name in sys.modules}), "endpoints": endpoints}))
 """
-
-
-def this_machine() -> LambdaTarget:
-    """Wheels for the interpreter running the tests, on this machine's architecture."""
-    machine = platform.machine()
-    return LambdaTarget(
-        python_version=f"{sys.version_info.major}.{sys.version_info.minor}",
-        platforms=tuple(f"{tag}_{machine}" for tag in ("manylinux2014", "manylinux_2_17", "manylinux_2_28")),
-    )
+# Where a client of `service` sends its calls, region by region (partitions aws, aws-cn, aws-us-gov).
+WHERE_CLIENTS_GO = """
+def where_clients_go(service):
+    import boto3
+    session = boto3.session.Session()
+    found = {"regions": session.get_available_regions(service)}
+    for region in ("us-east-1", "eu-west-1", "cn-north-1", "us-gov-west-1"):
+        client = session.client(service, region_name=region)
+        found[region] = client.meta.endpoint_url
+        client.close()
+    return found
+"""
 
 
 def modules_to_import(function: str) -> list[str]:
@@ -79,7 +83,7 @@ def unpacked_zip(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[str, Path]:
     function: str = request.param
-    build = replace(request_for(function, compile_bytecode=False), target=this_machine())
+    build = replace(request_for(function, compile_bytecode=False), target=this_machine_target())
     folder = tmp_path_factory.mktemp(function)
     result = build_zip(build, folder / f"{function}.zip")
     with zipfile.ZipFile(result.path) as archive:
@@ -99,7 +103,7 @@ def test_the_zip_alone_imports_every_module_its_code_reaches(unpacked_zip: tuple
             "-I",
             "-S",
             "-c",
-            IMPORT_FROM_THE_ZIP,
+            WHERE_CLIENTS_GO + IMPORT_FROM_THE_ZIP,
             str(task),
             json.dumps(modules),
             FUNCTION_ENTRY_MODULES[function],
@@ -113,7 +117,12 @@ def test_the_zip_alone_imports_every_module_its_code_reaches(unpacked_zip: tuple
     )
 
     assert done.returncode == 0, done.stderr
-    loaded = set(json.loads(done.stdout.strip().splitlines()[-1]))
+    ran = json.loads(done.stdout.strip().splitlines()[-1])
+    loaded = set(ran["modules"])
+    # The zip keeps botocore's endpoints of its own services as they are: the same as botocore's.
+    here: dict[str, Any] = {}
+    exec(WHERE_CLIENTS_GO, here)
+    assert ran["endpoints"] == {service: here["where_clients_go"](service) for service in ran["endpoints"]}
     if function == "forwarder":
         assert {"starlette", "mangum", "boto3", "botocore"} <= loaded
         assert not loaded & set(HANDLER_ONLY)
