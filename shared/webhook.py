@@ -167,26 +167,18 @@ def parse_webhook(payload: object) -> WebhookBatch:
     statuses: list[StatusUpdate] = []
     skipped: list[Skipped] = []
     for _entry, change in iter_changes(payload):
-        change_field = change.get("field")
-        value = change.get("value")
-        if change_field != "messages" or not isinstance(value, Mapping):
-            skipped.append(Skipped(reason="not a messages change", field=str(change_field)))
+        opened = open_messages_change(change)
+        if isinstance(opened, Skipped):
+            skipped.append(opened)
             continue
-        metadata = value.get("metadata")
-        phone_number_id = _text(metadata.get("phone_number_id")) if isinstance(metadata, Mapping) else ""
-        if not phone_number_id:
-            skipped.append(Skipped(reason="change without metadata.phone_number_id", field="messages"))
-            continue
-        if not is_identifier(phone_number_id, MAX_PHONE_NUMBER_ID_LENGTH):
-            skipped.append(Skipped(reason="metadata.phone_number_id is not a storable id", field="messages"))
-            continue
-        for raw in _objects(value.get("messages")):
+        phone_number_id, value = opened
+        for raw in objects_in(value.get("messages")):
             parsed = _parse_message(raw, phone_number_id)
             if isinstance(parsed, Skipped):
                 skipped.append(parsed)
             else:
                 messages.append(parsed)
-        for raw in _objects(value.get("statuses")):
+        for raw in objects_in(value.get("statuses")):
             status = _parse_status(raw, phone_number_id)
             if isinstance(status, Skipped):
                 skipped.append(status)
@@ -195,16 +187,48 @@ def parse_webhook(payload: object) -> WebhookBatch:
     return WebhookBatch(messages=tuple(messages), statuses=tuple(statuses), skipped=tuple(skipped))
 
 
-def _parse_message(raw: Mapping[str, Any], phone_number_id: str) -> InboundMessage | Skipped:
-    message_id = _text(raw.get("id"))
-    phone, user_id = _text(raw.get("from")), _text(raw.get("from_user_id"))
+def open_messages_change(change: Mapping[str, Any]) -> tuple[str, Mapping[str, Any]] | Skipped:
+    """A `messages` change's business number and value, or why the whole change is skipped."""
+    change_field = change.get("field")
+    value = change.get("value")
+    if change_field != "messages" or not isinstance(value, Mapping):
+        return Skipped(reason="not a messages change", field=str(change_field))
+    metadata = value.get("metadata")
+    phone_number_id = text_field(metadata.get("phone_number_id")) if isinstance(metadata, Mapping) else ""
+    if not phone_number_id:
+        return Skipped(reason="change without metadata.phone_number_id", field="messages")
+    if not is_identifier(phone_number_id, MAX_PHONE_NUMBER_ID_LENGTH):
+        return Skipped(reason="metadata.phone_number_id is not a storable id", field="messages")
+    return phone_number_id, value
+
+
+def message_refusal(message_id: str, phone: str, user_id: str) -> str | None:
+    """Why a message with these (trimmed) ids is skipped, or None when it is kept."""
     if not message_id or not (phone or user_id):
-        return Skipped(reason="message without id or sender", field="messages")
+        return "message without id or sender"
     if not is_identifier(message_id, MAX_MESSAGE_ID_LENGTH):
-        return Skipped(reason="message id is not a storable WhatsApp id", field="messages")
+        return "message id is not a storable WhatsApp id"
     if any(sender and not is_identifier(sender, MAX_CUSTOMER_ID_LENGTH) for sender in (phone, user_id)):
-        return Skipped(reason="sender is not a storable WhatsApp id", field="messages")
-    message_type = MessageType(_text(raw.get("type")) or "unknown")
+        return "sender is not a storable WhatsApp id"
+    return None
+
+
+def status_refusal(message_id: str) -> str | None:
+    """Why a status about the (trimmed) message id is skipped, or None when it is kept."""
+    if not message_id:
+        return "status without message id"
+    if not is_identifier(message_id, MAX_MESSAGE_ID_LENGTH):
+        return "status message id is not a storable WhatsApp id"
+    return None
+
+
+def _parse_message(raw: Mapping[str, Any], phone_number_id: str) -> InboundMessage | Skipped:
+    message_id = text_field(raw.get("id"))
+    phone, user_id = text_field(raw.get("from")), text_field(raw.get("from_user_id"))
+    refusal = message_refusal(message_id, phone, user_id)
+    if refusal is not None:
+        return Skipped(reason=refusal, field="messages")
+    message_type = MessageType(text_field(raw.get("type")) or "unknown")
     return InboundMessage(
         id=message_id,
         phone_number_id=phone_number_id,
@@ -212,14 +236,14 @@ def _parse_message(raw: Mapping[str, Any], phone_number_id: str) -> InboundMessa
         customer_user_id=user_id or None,
         type=message_type,
         timestamp=_timestamp(raw.get("timestamp")),
-        text=_readable_text(message_type, raw),
+        text=readable_text(message_type, raw),
         raw=raw,
         media=parse_media(message_type.value, raw),
         location=parse_location(raw) if message_type is MessageType.LOCATION else None,
     )
 
 
-def _readable_text(message_type: MessageType, raw: Mapping[str, Any]) -> str | None:
+def readable_text(message_type: MessageType, raw: Mapping[str, Any]) -> str | None:
     """The words a customer sent: a text body, or the title of the button or list row they chose."""
     if message_type is MessageType.TEXT:
         return _nested_text(raw, "text", "body")
@@ -236,32 +260,35 @@ def _readable_text(message_type: MessageType, raw: Mapping[str, Any]) -> str | N
 
 
 def _parse_status(raw: Mapping[str, Any], phone_number_id: str) -> StatusUpdate | Skipped:
-    message_id = _text(raw.get("id"))
-    if not message_id:
-        return Skipped(reason="status without message id", field="statuses")
-    if not is_identifier(message_id, MAX_MESSAGE_ID_LENGTH):
-        return Skipped(reason="status message id is not a storable WhatsApp id", field="statuses")
+    message_id = text_field(raw.get("id"))
+    refusal = status_refusal(message_id)
+    if refusal is not None:
+        return Skipped(reason=refusal, field="statuses")
     errors = tuple(
-        GraphErrorDetail(code=_error_code(error.get("code")), title=storable_text(_text(error.get("title"))))
-        for error in _objects(raw.get("errors"))
+        GraphErrorDetail(
+            code=_error_code(error.get("code")), title=storable_text(text_field(error.get("title")))
+        )
+        for error in objects_in(raw.get("errors"))
     )
     return StatusUpdate(
         message_id=message_id,
         phone_number_id=phone_number_id,
-        recipient=_text(raw.get("recipient_id")),
-        recipient_user_id=_text(raw.get("recipient_user_id")),
-        status=DeliveryStatus(_text(raw.get("status")) or "unknown"),
+        recipient=text_field(raw.get("recipient_id")),
+        recipient_user_id=text_field(raw.get("recipient_user_id")),
+        status=DeliveryStatus(text_field(raw.get("status")) or "unknown"),
         timestamp=_timestamp(raw.get("timestamp")),
         errors=errors,
     )
 
 
-def _objects(value: object) -> Iterator[Mapping[str, Any]]:
+def objects_in(value: object) -> Iterator[Mapping[str, Any]]:
+    """The objects of a JSON list (anything else in it, or a non-list, gives none)."""
     if isinstance(value, list):
         yield from (item for item in value if isinstance(item, Mapping))
 
 
-def _text(value: object) -> str:
+def text_field(value: object) -> str:
+    """A JSON string field, trimmed; anything else is empty."""
     return value.strip() if isinstance(value, str) else ""
 
 
