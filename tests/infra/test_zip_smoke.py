@@ -68,6 +68,21 @@ def where_clients_go(service):
 """
 
 
+def where_the_full_botocore_sends(services: list[str]) -> dict[str, Any]:
+    """WHERE_CLIENTS_GO for `services`, run by the installed botocore, with the zip's environment."""
+    script = WHERE_CLIENTS_GO + "import json, sys\n"
+    script += "print(json.dumps({s: where_clients_go(s) for s in json.loads(sys.argv[1])}))\n"
+    done = subprocess.run(
+        [sys.executable, "-I", "-c", script, json.dumps(services)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+        env={"AWS_DEFAULT_REGION": "us-east-1"},
+    )
+    return dict(json.loads(done.stdout))
+
+
 def modules_to_import(function: str) -> list[str]:
     """Every module of ours the entry module reaches and every outside module they import (lazily
     too), except a local-only library and those of ours importing one."""
@@ -120,9 +135,7 @@ def test_the_zip_alone_imports_every_module_its_code_reaches(unpacked_zip: tuple
     ran = json.loads(done.stdout.strip().splitlines()[-1])
     loaded = set(ran["modules"])
     # The zip keeps botocore's endpoints of its own services as they are: the same as botocore's.
-    here: dict[str, Any] = {}
-    exec(WHERE_CLIENTS_GO, here)
-    assert ran["endpoints"] == {service: here["where_clients_go"](service) for service in ran["endpoints"]}
+    assert ran["endpoints"] == where_the_full_botocore_sends(sorted(ran["endpoints"]))
     if function == "forwarder":
         assert {"starlette", "mangum", "boto3", "botocore"} <= loaded
         assert not loaded & set(HANDLER_ONLY)
