@@ -31,6 +31,7 @@ class ProblemKind(StrEnum):
     WHATSAPP_TOKEN_REJECTED = "whatsapp_token_rejected"
     SEND_OUTCOME_UNKNOWN = "send_outcome_unknown"
     UNFINISHED_MESSAGES = "unfinished_messages"
+    ASSISTANT_PAUSED = "assistant_paused"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -223,6 +224,19 @@ def unfinished_messages(status: TenantStatus) -> Problem | None:
     return _problem(status, ProblemKind.UNFINISHED_MESSAGES, detail, blocking=False)
 
 
+def assistant_paused(status: TenantStatus) -> Problem | None:
+    """The operator turned the tenant's assistant off: messages are stored, none answered."""
+    if not status.assistant_paused:
+        return None
+    until = status.assistant_paused_until
+    detail = (
+        "the assistant is paused for every customer"
+        + (f" until {_time(until)}" if until is not None else "")
+        + f": messages are stored, none answered (wa-admin resume {_name(status)} --all)"
+    )
+    return _problem(status, ProblemKind.ASSISTANT_PAUSED, detail, blocking=False)
+
+
 def _name(status: TenantStatus) -> str:
     return status.tenant.email or str(status.tenant.id)
 
@@ -245,6 +259,7 @@ CHECKS: tuple[Check, ...] = (
     whatsapp_token_rejected,
     send_outcome_unknown,
     unfinished_messages,
+    assistant_paused,
 )
 
 

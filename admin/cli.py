@@ -9,9 +9,11 @@ import sys
 from typing import NoReturn
 
 from admin import validate
-from admin.commands import COMMANDS, Console
+from admin.command import Console
+from admin.commands import COMMANDS
 from admin.connection import connect, require_migrated_schema
 from admin.errors import AdminError
+from admin.handover_cli import add_handover_parsers
 from admin.local_key import adopt_local_master_key
 from admin.sample_webhook import DEFAULT_TEST_CUSTOMER, DEFAULT_TEST_TEXT
 from admin.webhook_test import DEFAULT_FORWARDER_URL, DEFAULT_WAIT_SECONDS
@@ -98,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
         "the first LOCAL_MASTER_KEY), one row per short transaction. Keep the old key configured "
         "(decrypt-only) for the handler and this command until it has finished.",
     )
+    add_handover_parsers(sub)
     return parser
 
 

@@ -4,14 +4,26 @@ from __future__ import annotations
 
 import time
 from argparse import Namespace
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, replace
-from typing import TextIO
+from dataclasses import replace
 
 import asyncpg
 
-from admin import checks, configs, live_check, monitoring, render, security, tenants, validate
+from admin import (
+    checks,
+    configs,
+    conversation_log,
+    handover,
+    live_check,
+    monitoring,
+    render,
+    render_handover,
+    security,
+    tenants,
+    validate,
+)
+from admin.command import Command, Console
 from admin.errors import NotConfigured
+from admin.handover_commands import HANDOVER_COMMANDS
 from admin.message_trace import follow_message
 from admin.sample_webhook import SampleMessage, build_payload, new_wamid, sign_payload
 from admin.secrets_input import SecretSource, read_secret
@@ -20,27 +32,6 @@ from admin.webhook_test import HintContext, WebhookTestReport, judge, post_webho
 from ops.database import local_secrets_path
 from ops.migrate import run_migrations
 from shared.env import comma_list
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Console:
-    """Where a command reads secrets from and writes its output to."""
-
-    stdin: TextIO
-    stdout: TextIO
-    env: Mapping[str, str]
-
-    def write(self, text: str) -> None:
-        self.stdout.write(text if text.endswith("\n") else text + "\n")
-
-
-Run = Callable[[asyncpg.Connection, Namespace, Console], Awaitable[int]]
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Command:
-    run: Run
-    needs_migrated_schema: bool = True
 
 
 async def add_tenant(conn: asyncpg.Connection, args: Namespace, console: Console) -> int:
@@ -161,9 +152,19 @@ async def check(conn: asyncpg.Connection, args: Namespace, console: Console) -> 
         replace(s, delivery=health[s.tenant.id]) if s.tenant.id in health else s
         for s in await configs.tenant_statuses(conn)
     ]
+    paused = await handover.paused_tenants(conn)
+    statuses = [
+        replace(s, assistant_paused=True, assistant_paused_until=paused[s.tenant.id])
+        if s.tenant.id in paused
+        else s
+        for s in statuses
+    ]
     problems = checks.find_problems(statuses)
     blocked = checks.tenants_that_cannot_be_served(problems)
-    console.write(render.check_report(statuses, problems, len(blocked)))
+    console.write(
+        render.check_report(statuses, problems, len(blocked))
+        + render_handover.quiet_summary(await conversation_log.quiet_counts(conn))
+    )
     if not args.live:
         return 1 if blocked else 0
     credentials = [c for c in await configs.tenant_credentials(conn) if c.active]
@@ -238,11 +239,13 @@ async def stats(conn: asyncpg.Connection, args: Namespace, console: Console) -> 
     per_tenant = await monitoring.messages_per_tenant(conn)
     unknown = await monitoring.unknown_outcomes(conn, args.limit)
     failed = await monitoring.failed_sends_per_tenant(conn)
+    quiet = await conversation_log.quiet_counts(conn)
     media = await monitoring.media_per_tenant(conn)
     console.write(
         render.stats_report(rate, recent, per_tenant)
         + render.media_report(media)
         + render.delivery_report(unknown, failed)
+        + render_handover.quiet_report(quiet)
     )
     return 0
 
@@ -288,4 +291,5 @@ COMMANDS: dict[str, Command] = {
     "migrate": Command(run=migrate, needs_migrated_schema=False),
     "issue-web-chat-key": Command(run=issue_web_chat_key),
     "rotate": Command(run=rotate),
+    **HANDOVER_COMMANDS,
 }

@@ -19,7 +19,7 @@ POLL_INTERVAL_SECONDS = 0.25
 PREVIEW_CHARACTERS = 60
 
 # A customer message in one of these is done: nothing more happens to it without a retry.
-_MESSAGE_FINISHED = frozenset({"answered", "failed", "outcome_unknown"})
+_MESSAGE_FINISHED = frozenset({"answered", "failed", "outcome_unknown", "quiet"})
 # A reply part in one of these is being sent, or waits for the next attempt.
 _REPLY_IN_FLIGHT = frozenset({"sending", "send_retry"})
 # Graph accepted the part (and Meta may have reported it delivered or read since).

@@ -79,6 +79,9 @@ class TenantStatus:
     unreadable_secrets: tuple[str, ...] = ()
     # What the handler recorded lately (monitoring.delivery_health); the default: nothing wrong.
     delivery: DeliveryHealth = DeliveryHealth()
+    # The tenant's whole assistant is paused (`wa-admin pause TENANT --all`) until then (None: until resumed).
+    assistant_paused: bool = False
+    assistant_paused_until: datetime | None = None
 
     @property
     def has_active_number(self) -> bool:
@@ -147,3 +150,57 @@ class TenantFailedSends:
     tenant_email: str | None
     failed: int
     top_error_codes: tuple[ErrorCodeCount, ...]  # most frequent first
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConversationPause:
+    """Why the assistant keeps out of a conversation, until when (None: until resumed)."""
+
+    reason: str  # human_reply, operator
+    until: datetime | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConversationSummary:
+    """One line of `conversations TENANT`: a customer's conversation with the tenant."""
+
+    customer_key: str
+    last_at: datetime
+    from_customer: int
+    from_assistant: int
+    from_business: int
+    quiet: int  # customer messages stored and not answered on purpose
+    pause: ConversationPause | None
+    opted_out: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConversationRow:
+    """One row of a conversation as stored, for `conversations TENANT CUSTOMER`."""
+
+    created_at: datetime
+    sender: str | None
+    status: str | None
+    quiet_reason: str | None
+    error_title: str | None
+    content: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OptOut:
+    """A customer who opted out, for `opt-outs TENANT`."""
+
+    customer_key: str
+    scope: str  # assistant (stop words), marketing (Meta's user_preferences)
+    source: str
+    detail: str | None
+    changed_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QuietCount:
+    """Customer messages not answered on purpose, per tenant and reason (`stats`)."""
+
+    tenant_email: str | None
+    reason: str
+    count: int

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from admin.errors import InvalidInput
 from admin.secrets_input import Secret
+from handler.conversation.opt_out_words import KNOWN_LANGUAGES
 from providers.graph_api import is_version_name, served_on
 from providers.groq_models import (
     Kind,
@@ -237,3 +238,93 @@ def forwarder_url(value: str) -> str:
         raise ArgumentTypeError(f"not a URL: {shown}")
     path = parts.path if parts.path not in ("", "/") else "/webhook"
     return urlunsplit((parts.scheme, parts.netloc, path, parts.query, ""))
+
+
+# --- a human in the conversation (pause, resume, conversations, set-handover) -------------------
+
+# A number and its unit, short or spelled out (`30m`, `30min`, `2 hours`, `1d`).
+_DURATION_PART = re.compile(r"([0-9]{1,6})(seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|h|days?|d|weeks?|w)")
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+MAX_PAUSE_SECONDS = 366 * 86400
+MAX_HUMAN_PAUSE_SECONDS = 30 * 86400  # tenant_handover_settings' check (migrations/011)
+# A business-scoped user id: a country code, a dot, an optional ENT. (a parent BSUID), up to 128
+# letters and digits (Meta's format; pywa's is stricter).
+_BSUID = re.compile(r"[A-Z]{2}\.(ENT\.)?[A-Za-z0-9]{1,128}")
+_MAX_WORDS = 20
+_MAX_WORD_LENGTH = 40
+
+
+def _duration_seconds(value: str) -> int | None:
+    """`90s`, `30m`, `12h`, `2d`, `1w`, or several together (`1h30m`); None when it is not one."""
+    text = value.strip().lower().replace(" ", "")
+    position, total = 0, 0
+    for part in _DURATION_PART.finditer(text):
+        if part.start() != position:
+            return None
+        total += int(part.group(1)) * _DURATION_UNITS[part.group(2)[0]]
+        position = part.end()
+    return total if text and position == len(text) else None
+
+
+def pause_duration(value: str) -> int:
+    """How long `pause --for` lasts: from one second to a year."""
+    seconds = _duration_seconds(value)
+    if seconds is None:
+        raise ArgumentTypeError(f"a duration looks like 30m, 12h, 2d or 1h30m, got {value!r}")
+    if not 1 <= seconds <= MAX_PAUSE_SECONDS:
+        raise ArgumentTypeError(f"a pause lasts from 1s to 366d, got {value.strip()}")
+    return seconds
+
+
+def human_pause(value: str) -> int:
+    """How long the assistant keeps out after the business wrote by hand: 0 (never) to 30 days."""
+    seconds = 0 if value.strip() == "0" else _duration_seconds(value)
+    if seconds is None:
+        raise ArgumentTypeError(f"a duration looks like 30m, 12h or 2d (0: no pause), got {value!r}")
+    if not 0 <= seconds <= MAX_HUMAN_PAUSE_SECONDS:
+        raise ArgumentTypeError(f"the pause after a human message is from 0 to 30d, got {value.strip()}")
+    return seconds
+
+
+def customer(value: str) -> str:
+    """A customer as the conversation knows them: a phone number (digits with the country code;
+    `+`, spaces, dashes dropped) or a business-scoped user id (`US.1349…`)."""
+    cleaned = value.strip()
+    if _BSUID.fullmatch(cleaned):
+        return cleaned
+    try:
+        return customer_number(cleaned)
+    except ArgumentTypeError:
+        raise ArgumentTypeError(
+            "a customer is a phone number with the country code (e.g. 33612345678) or a"
+            f" business-scoped user id (e.g. US.13491208655302741918), got {value!r}"
+        ) from None
+
+
+def languages(value: str) -> tuple[str, ...]:
+    """Comma-separated two-letter codes among those with default words (`fr,en,es`), first the
+    one whose confirmation a tenant's own words get."""
+    codes = tuple(dict.fromkeys(code.strip().lower() for code in value.split(",") if code.strip()))
+    unknown = [code for code in codes if code not in KNOWN_LANGUAGES]
+    if not codes or unknown or len(codes) > len(KNOWN_LANGUAGES):
+        raise ArgumentTypeError(
+            f"languages are comma-separated codes among {','.join(KNOWN_LANGUAGES)}, got {value!r}"
+        )
+    return codes
+
+
+def word_list(value: str) -> tuple[str, ...]:
+    """Comma-separated words (`STOP,FIN`), or `default` (`()`: back to the languages' defaults)."""
+    if value.strip().lower() == "default":
+        return ()
+    words = tuple(word.strip() for word in value.split(",") if word.strip())
+    if not words:
+        raise ArgumentTypeError("give at least one word, comma-separated, or 'default'")
+    if len(words) > _MAX_WORDS or any(len(word) > _MAX_WORD_LENGTH for word in words):
+        raise ArgumentTypeError(f"at most {_MAX_WORDS} words of at most {_MAX_WORD_LENGTH} characters")
+    return words
+
+
+def text_or_default(value: str) -> str:
+    """A text, or `default` (`""`: back to the default text)."""
+    return "" if value.strip().lower() == "default" else text(value)

@@ -212,6 +212,12 @@ def _message_hints(message: StoredMessage, context: HintContext) -> tuple[str, .
         )
     if title.startswith("groq not configured"):
         return (f"the tenant has no Groq config: wa-admin set-groq {context.tenant} --api-key-stdin",)
+    if message.status == "quiet":
+        return (
+            "stored and not answered on purpose: the tenant's assistant or this customer's conversation"
+            " is paused, or the customer opted out; wa-admin conversations"
+            f" {context.tenant} {context.customer} shows why, wa-admin resume ends a pause",
+        )
     return ()
 
 

@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import asyncpg
+import httpx
 
 from bench import Row
 from bench._cold import measure_cold_start, package_here
@@ -33,10 +34,14 @@ from ops.database import PROJECT_ROOT, data_dir, start_embedded_postgres, with_d
 from ops.migrate import migrate
 from shared.envelope import Envelope
 from tests.factories import add_tenant
+from tests.media_samples import jpeg_image, ogg_voice_note
 
 PYTHON = sys.executable
 TENANTS = 5
 COLD_RUNS = 7
+# A 10-second WhatsApp voice note (Opus at ~16 kbit/s) and a phone photo as WhatsApp recompresses it.
+VOICE_NOTE_BYTES = 20_000
+PHOTO_BYTES = 200_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +55,12 @@ class HandlerFigures:
     new_connections: int
     cold_init_ms: float
     dependency_import_ms: float
+    voice_notes: int
+    voice_own_p50_ms: float
+    voice_round_trips: float
+    images: int
+    image_own_p50_ms: float
+    image_round_trips: float
 
 
 def _free_port() -> int:
@@ -101,7 +112,7 @@ async def _drop_database(server_url: str, url: str) -> None:
     await admin.close()
 
 
-def _envelope(phone_number_id: str, customer: str, text: str) -> dict[str, Any]:
+def _envelope(phone_number_id: str, item: dict[str, Any]) -> dict[str, Any]:
     payload = {
         "object": "whatsapp_business_account",
         "entry": [
@@ -113,15 +124,7 @@ def _envelope(phone_number_id: str, customer: str, text: str) -> dict[str, Any]:
                         "value": {
                             "messaging_product": "whatsapp",
                             "metadata": {"display_phone_number": "1555", "phone_number_id": phone_number_id},
-                            "messages": [
-                                {
-                                    "from": customer,
-                                    "id": "wamid." + uuid.uuid4().hex,
-                                    "timestamp": str(int(time.time())),
-                                    "type": "text",
-                                    "text": {"body": text},
-                                }
-                            ],
+                            "messages": [item],
                         },
                     }
                 ],
@@ -129,6 +132,16 @@ def _envelope(phone_number_id: str, customer: str, text: str) -> dict[str, Any]:
         ],
     }
     return Envelope(body=json.dumps(payload), received_at=time.time()).to_dict()
+
+
+def _item(customer: str, kind: str, content: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "from": customer,
+        "id": "wamid." + uuid.uuid4().hex,
+        "timestamp": str(int(time.time())),
+        "type": kind,
+        kind: content,
+    }
 
 
 class _Context:
@@ -139,18 +152,80 @@ class _Context:
         return 30_000
 
 
+@dataclass(frozen=True, slots=True)
+class _Upload:
+    """A customer's file as Graph holds it for one tenant's number: what the webhook names."""
+
+    media_id: str
+    mime_type: str
+    sha256: str
+
+
+def _upload(graph_url: str, data: bytes, mime_type: str, phone_number_id: str) -> _Upload:
+    """`POST /_standin/media`: the Graph stand-in keeps the file for that number, as Meta does."""
+    response = httpx.post(
+        graph_url + "/_standin/media",
+        params={"phone_number_id": phone_number_id, "mime_type": mime_type},
+        content=data,
+        timeout=30,
+    )
+    response.raise_for_status()
+    stored = response.json()
+    return _Upload(media_id=stored["id"], mime_type=mime_type, sha256=stored["sha256"])
+
+
 def _events(numbers: list[str], count: int) -> Iterator[dict[str, Any]]:
     for i in range(count):
-        yield _envelope(numbers[i % len(numbers)], f"3360000{i % 50:04d}", f"message {i}")
+        customer = f"3360000{i % 50:04d}"
+        yield _envelope(numbers[i % len(numbers)], _item(customer, "text", {"body": f"message {i}"}))
+
+
+def _media_events(
+    numbers: list[str], uploads: dict[str, _Upload], kind: str, count: int
+) -> Iterator[dict[str, Any]]:
+    """`count` voice notes (`kind` audio) or captioned photos (image), each tenant's own file."""
+    for i in range(count):
+        number = numbers[i % len(numbers)]
+        upload = uploads[number]
+        content: dict[str, Any] = {
+            "id": upload.media_id,
+            "mime_type": upload.mime_type,
+            "sha256": upload.sha256,
+        }
+        content |= {"voice": True} if kind == "audio" else {"caption": f"in stock in size {i % 10 + 38}?"}
+        yield _envelope(number, _item(f"3370000{i % 50:04d}", kind, content))
+
+
+def _mixed_events(
+    numbers: list[str], voice: dict[str, _Upload], image: dict[str, _Upload], texts: int
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """`texts` text messages with a voice note after every third and a photo after the next one:
+    the three kinds interleaved, so a load change on this shared machine touches them alike."""
+    voices = _media_events(numbers, voice, "audio", texts)
+    images = _media_events(numbers, image, "image", texts)
+    for i, event in enumerate(_events(numbers, texts)):
+        yield "text", event
+        if i % 3 == 0:
+            yield "voice", next(voices)
+        elif i % 3 == 1:
+            yield "image", next(images)
 
 
 def _instrument_external_time() -> list[float]:
-    """Wrap the Groq and Graph adapters so that the time spent waiting on them is summed."""
-    from handler.adapters.graph import WhatsAppSender
+    """Wrap the Groq and Graph adapters so that the time spent waiting on them is summed (the
+    typing indicator runs beside Groq's call: not waited on in sequence, not counted)."""
+    from handler.adapters.graph import WhatsAppMedia, WhatsAppSender
     from handler.adapters.groq import GroqReplies
 
     spent = [0.0]
-    for cls, name in ((GroqReplies, "complete"), (WhatsAppSender, "send_text")):
+    waits = (
+        (GroqReplies, "complete"),  # a reply, and a photo shown to the vision model
+        (GroqReplies, "transcribe"),
+        (WhatsAppSender, "send_text"),
+        (WhatsAppMedia, "metadata"),
+        (WhatsAppMedia, "download"),
+    )
+    for cls, name in waits:
         original = getattr(cls, name)
 
         async def timed(self: Any, *args: Any, __original: Any = original, **kwargs: Any) -> Any:
@@ -186,33 +261,49 @@ def measure(invocations: int = 1000) -> HandlerFigures:
                 "GROQ_BASE_URL": groq_url,
                 "GRAPH_API_BASE_URL": graph_url,
             }
+            voice = {
+                n: _upload(graph_url, ogg_voice_note(VOICE_NOTE_BYTES), "audio/ogg; codecs=opus", n)
+                for n in numbers
+            }
+            image = {n: _upload(graph_url, jpeg_image(PHOTO_BYTES), "image/jpeg", n) for n in numbers}
             round_trips, first_message_round_trips = count_round_trips(url, env, list(_events(numbers, 102)))
+            voice_round_trips, _ = count_round_trips(
+                url, env, list(_media_events(numbers, voice, "audio", 42))
+            )
+            image_round_trips, _ = count_round_trips(
+                url, env, list(_media_events(numbers, image, "image", 42))
+            )
             os.environ.update(env)
             from handler.app import lambda_handler
 
             spent = _instrument_external_time()
             context = _Context()
-            lambda_handler(next(_events(numbers, 1)), context)  # warm the container
+            for warm in (next(_events(numbers, 1)), *_media_events(numbers, voice, "audio", 1)):
+                lambda_handler(warm, context)  # warm the container, and the media path
+            lambda_handler(next(_media_events(numbers, image, "image", 1)), context)
             sessions_before = asyncio.run(_database_sessions(url))
-            own, total = [], []
-            for event in _events(numbers, invocations):
+            own: dict[str, list[float]] = {"text": [], "voice": [], "image": []}
+            total: list[float] = []
+            for kind, event in _mixed_events(numbers, voice, image, invocations):
                 spent[0] = 0.0
                 started = time.perf_counter()
                 lambda_handler(event, context)
                 elapsed = time.perf_counter() - started
-                total.append(elapsed * 1000)
-                own.append((elapsed - spent[0]) * 1000)
+                if kind == "text":
+                    total.append(elapsed * 1000)
+                own[kind].append((elapsed - spent[0]) * 1000)
             # The benchmark's own query above opened one session; the handler should open none.
             new_connections = asyncio.run(_database_sessions(url)) - sessions_before - 1
+            _check_understood(url, voices=len(own["voice"]), images=len(own["image"]))
             with package_here("handler") as package:
                 events = list(_events(numbers, COLD_RUNS + 1))
                 cold = measure_cold_start("handler.app", events, env, runs=COLD_RUNS, package=package)
     finally:
         asyncio.run(_drop_database(server_url, url))
-    quantiles = statistics.quantiles(own, n=100)
+    quantiles = statistics.quantiles(own["text"], n=100)
     return HandlerFigures(
         invocations=invocations,
-        own_p50_ms=statistics.median(own),
+        own_p50_ms=statistics.median(own["text"]),
         own_p99_ms=quantiles[98],
         total_p50_ms=statistics.median(total),
         round_trips_per_message=round_trips,
@@ -220,7 +311,37 @@ def measure(invocations: int = 1000) -> HandlerFigures:
         new_connections=new_connections,
         cold_init_ms=cold.median_ms,
         dependency_import_ms=cold.floor_ms,
+        voice_notes=len(own["voice"]),
+        voice_own_p50_ms=statistics.median(own["voice"]),
+        voice_round_trips=voice_round_trips,
+        images=len(own["image"]),
+        image_own_p50_ms=statistics.median(own["image"]),
+        image_round_trips=image_round_trips,
     )
+
+
+_MEDIA_OUTCOMES = """
+SELECT count(*) FILTER (WHERE media_outcome = 'transcribed') AS transcribed,
+       count(*) FILTER (WHERE media_outcome = 'seen') AS seen,
+       count(*) FILTER (WHERE media_outcome = 'fell_back') AS fell_back
+FROM customer_conversations WHERE sender = 'user'
+"""
+
+
+def _check_understood(url: str, *, voices: int, images: int) -> None:
+    """Every voice note transcribed and every photo seen (warm-up and round-trip runs included):
+    a figure for the notice path instead would be no figure for media."""
+
+    async def outcomes() -> asyncpg.Record | None:
+        conn = await asyncpg.connect(url)
+        try:
+            return await conn.fetchrow(_MEDIA_OUTCOMES)
+        finally:
+            await conn.close()
+
+    row = asyncio.run(outcomes())
+    if row is None or row["fell_back"] or row["transcribed"] < voices or row["seen"] < images:
+        raise RuntimeError(f"media not all understood: {dict(row or {})}")
 
 
 def run() -> list[Row]:
@@ -259,7 +380,31 @@ def run() -> list[Row]:
             met=figures.new_connections == 0,
         ),
         Row(
-            name="handler: cold start (import + first message) vs importing its dependencies",
+            name=f"handler: own time per voice note ({VOICE_NOTE_BYTES // 1000} KB, {figures.voice_notes}) vs a text message, p50",
+            figure=figures.voice_own_p50_ms,
+            unit="ms",
+            baseline=figures.own_p50_ms,
+        ),
+        Row(
+            name=f"handler: own time per photo with caption ({PHOTO_BYTES // 1000} KB, {figures.images}) vs a text message, p50",
+            figure=figures.image_own_p50_ms,
+            unit="ms",
+            baseline=figures.own_p50_ms,
+        ),
+        Row(
+            name="handler: database round trips per warm voice note vs a text message",
+            figure=figures.voice_round_trips,
+            unit="round trips",
+            baseline=figures.round_trips_per_message,
+        ),
+        Row(
+            name="handler: database round trips per warm photo vs a text message",
+            figure=figures.image_round_trips,
+            unit="round trips",
+            baseline=figures.round_trips_per_message,
+        ),
+        Row(
+            name="handler: cold start (import + first invocation) vs its dependencies' import",
             figure=figures.cold_init_ms,
             unit="ms",
             baseline=figures.dependency_import_ms,

@@ -62,7 +62,10 @@ def create_app(settings: HandlerSettings | None = None, *, runtime: LazyRuntime 
             Route("/chat", http_routes.web_chat, methods=["POST"]),
         ],
         lifespan=lifespan,
-        middleware=[Middleware(http_routes.ScrubbedErrors)],
+        middleware=[
+            Middleware(http_routes.FlushMetrics, runtime=lazy),
+            Middleware(http_routes.ScrubbedErrors),
+        ],
         max_body_size=MAX_REQUEST_BYTES,
     )
     app.state.runtime = lazy
@@ -99,6 +102,12 @@ class Container:
             return await work(runtime.services, deadline)
 
         return self.loop.run_until_complete(run())
+
+    def flush_metrics(self) -> None:
+        """Write the metrics the invocation recorded (none before the runtime exists)."""
+        runtime = self.runtime.built
+        if runtime is not None:
+            runtime.services.metrics.flush()
 
     def close(self) -> None:
         self.loop.run_until_complete(self.runtime.close())
@@ -232,6 +241,8 @@ class HandlerFunction:
             except Exception as error:
                 logger.error("invocation failed", extra={"reason": describe_failure(error)})
                 raise scrubbed_for_lambda(error) from None
+            finally:
+                container.flush_metrics()  # once per invocation, whether it returned or raised
 
     def close_container(self) -> None:
         """End the calling thread's container: its pool, its connections, its loop (a container

@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from handler.adapters.metrics import MetricsRecorder, Refusal
 from handler.conversation.envelope_flow import process_envelope, process_payload_text
 from handler.conversation.seed_relay import answer_seed_request
 from handler.conversation.seed_request import SeedRequest, parse_seed_request
@@ -89,7 +90,9 @@ def summary_response(summary: BatchSummary) -> JSONResponse:
     return JSONResponse({"success": True, **summary.as_dict()})
 
 
-def refusal_response(check: SignatureCheck, secret_variable: str) -> Response | None:
+def refusal_response(
+    check: SignatureCheck, secret_variable: str, metrics: MetricsRecorder
+) -> Response | None:
     """None for a valid signature; else the answer `shared.signature.signature_refusal` rules."""
     refusal = signature_refusal(check, secret_variable)
     if refusal is None:
@@ -98,6 +101,7 @@ def refusal_response(check: SignatureCheck, secret_variable: str) -> Response | 
         logger.error("cannot verify signatures: setting missing", extra={"setting": secret_variable})
         return refused(refusal, "not configured")
     logger.warning("signature rejected", extra={"reason": check.value})
+    metrics.refused(Refusal.SIGNATURE)
     return refused(refusal)
 
 
@@ -109,6 +113,23 @@ async def guarded(work: Callable[[], Awaitable[Response]]) -> Response:
     except (TransientError, ConfigurationError) as failure:
         logger.error("dependency unavailable", extra={"error_type": type(failure).__name__})
         return refused(failure, "temporarily unavailable, retry later")
+
+
+class FlushMetrics:
+    """ASGI middleware: the metrics a request recorded are written when it ends, answered or not (a
+    local server has no invocation to end; behind Mangum the Lambda entry's flush finds nothing
+    left)."""
+
+    def __init__(self, app: ASGIApp, *, runtime: LazyRuntime) -> None:
+        self._app = app
+        self._runtime = runtime
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await self._app(scope, receive, send)
+        finally:
+            if (runtime := self._runtime.built) is not None:
+                runtime.services.metrics.flush()
 
 
 class ScrubbedErrors:
@@ -180,7 +201,7 @@ async def meta_webhook(request: Request) -> Response:
     verification = verify_signature(
         body, request.headers.get(META_SIGNATURE_HEADER), runtime.settings.meta_app_secrets
     )
-    if refusal := refusal_response(verification.check, "META_APP_SECRET"):
+    if refusal := refusal_response(verification.check, "META_APP_SECRET", runtime.services.metrics):
         return refusal
     try:
         text = body.decode("utf-8")
@@ -212,7 +233,7 @@ async def forwarded_envelope(request: Request) -> Response:
     body = await request.body()
     secret = runtime.settings.forwarder_handler_secret
     check = check_signature(body, request.headers.get(FORWARDER_SIGNATURE_HEADER), [secret] if secret else [])
-    if refusal := refusal_response(check, "FORWARDER_HANDLER_SECRET"):
+    if refusal := refusal_response(check, "FORWARDER_HANDLER_SECRET", runtime.services.metrics):
         return refusal
     try:
         data = parse_json_body(body)
@@ -247,6 +268,10 @@ async def web_chat(request: Request) -> Response:
     bearer = bearer_token(request)
     if bearer is None:
         logger.warning("web chat refused: no key", extra={"route": "/chat"})
+        # Refused before the runtime is needed: counted once it exists (not a container's first request).
+        lazy: LazyRuntime = request.app.state.runtime
+        if (built := lazy.built) is not None:
+            built.services.metrics.refused(Refusal.WEB_CHAT_KEY)
         return refused(Unauthorized(_WEB_CHAT_KEY_REFUSED))
     runtime = await runtime_of(request)
     try:
@@ -268,6 +293,7 @@ async def seed_chatbot(request: Request) -> Response:
     presented = bearer_token(request) or ""
     if not hmac.compare_digest(presented.encode(), expected.encode()):
         logger.warning("seed route refused: missing or wrong key", extra={"hasKey": bool(presented)})
+        runtime.services.metrics.refused(Refusal.SEED_ROUTE_KEY)
         return refused(Unauthorized("missing or invalid key"))
     try:
         seed_request = parse_seed_request(parse_json_body(await request.body()))

@@ -46,12 +46,32 @@ class AssistantSettings:
     typing_indicator: bool = True  # mark the message read and show "typing…" before asking Groq
 
 
+DEFAULT_HUMAN_PAUSE_SECONDS = 12 * 3600
+# Every language with default words (conversation/opt_out_words.py; migrations/011's default).
+DEFAULT_OPT_OUT_LANGUAGES = ("fr", "en", "es", "pt", "de", "it")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HandoverSettings:
+    """When the assistant steps aside for a human, and the words that opt a customer out and back in
+    (`tenant_handover_settings`, migrations/011; the default words: conversation/opt_out_words.py)."""
+
+    bot_paused: bool = False  # the whole assistant is off: messages recorded, none answered
+    human_pause_seconds: int = DEFAULT_HUMAN_PAUSE_SECONDS  # quiet after the business wrote by hand
+    languages: tuple[str, ...] = DEFAULT_OPT_OUT_LANGUAGES
+    stop_words: tuple[str, ...] = ()  # (): the defaults of `languages`
+    start_words: tuple[str, ...] = ()
+    opt_out_text: str | None = None  # None: the default confirmation in the stop word's language
+    opt_in_text: str | None = None
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Tenant:
     user_id: UUID
     whatsapp: WhatsAppCredentials | None  # None: replies are saved but cannot be sent
     groq: GroqConfig | None  # None: the tenant cannot be served (503)
     assistant: AssistantSettings
+    handover: HandoverSettings = HandoverSettings()
 
 
 # --- messages, replies and their states ---------------------------------------------------------
@@ -66,6 +86,7 @@ class MessageStatus(StrEnum):
     SEND_RETRY = "send_retry"  # the reply is recorded; Meta refused a part for now: a retry resends it
     RESENDING = "resending"  # a retry is sending the recorded reply (never asks Groq again)
     ANSWERED = "answered"  # done: replied, noticed, or nothing to answer
+    QUIET = "quiet"  # done, not answered on purpose: `quiet_reason` says why (paused, opted out, …)
     FAILED = "failed"  # done without a reply: a permanent error, or a passing one with no retry left
     OUTCOME_UNKNOWN = "outcome_unknown"  # a crash during a send: it may have reached the customer
 
@@ -111,10 +132,73 @@ class Recipient:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Turn:
-    """One earlier message of the conversation, oldest first when in a list."""
+    """One earlier message of the conversation, oldest first when in a list: the customer's
+    (`user`), the assistant's (`bot`) or one the business wrote by hand (`business`)."""
 
-    sender: Literal["user", "bot"]
+    sender: Literal["user", "bot", "business"]
     content: str
+
+
+# --- a human in the conversation ----------------------------------------------------------------
+
+
+class QuietReason(StrEnum):
+    """Why a customer message got no answer from the AI (`customer_conversations.quiet_reason`)."""
+
+    BOT_OFF = "bot_off"  # the tenant's whole assistant is paused
+    PAUSED_BY_OPERATOR = "paused_by_operator"  # `wa-admin pause TENANT CUSTOMER`
+    PAUSED_BY_HUMAN = "paused_by_human"  # the business wrote to the customer by hand lately
+    OPTED_OUT = "opted_out"  # the customer wrote a stop word and no start word since
+    STOP_WORD = "stop_word"  # this message opted out: answered with the confirmation only
+    START_WORD = "start_word"  # this message opted back in: answered with the confirmation only
+
+
+class PauseReason(StrEnum):
+    """Who paused a conversation (`conversation_pauses.reason`)."""
+
+    HUMAN_REPLY = "human_reply"
+    OPERATOR = "operator"
+
+
+class OptOutScope(StrEnum):
+    ASSISTANT = "assistant"  # the assistant's answers (stop and start words)
+    MARKETING = "marketing"  # marketing messages (Meta's `user_preferences`): recorded, listed
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CustomerControls:
+    """What keeps the assistant out of one conversation right now."""
+
+    pause_reason: PauseReason | None = None  # None: not paused
+    paused_until: datetime | None = None  # None while paused: until resumed
+    opted_out: bool = False  # of the assistant's answers
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OptChange:
+    """A customer's choice to record: out of the assistant's answers, or back in."""
+
+    opted_out: bool
+    source: Literal["stop_word", "start_word"]
+    word: str  # as the customer wrote it
+
+
+class EchoOutcome(StrEnum):
+    """What recording one of the business's own messages did (`record_business_echo`, 011)."""
+
+    RECORDED = "recorded"
+    DUPLICATE = "duplicate"  # recorded before (Meta repeats webhooks)
+    EDITED = "edited"
+    REVOKED = "revoked"
+    UNKNOWN_ORIGINAL = "unknown_original"  # an edit or revoke of a message we never saw
+    OWN_MESSAGE = "own_message"  # an echo of a message this system sent: nothing changes
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EchoRecord:
+    outcome: EchoOutcome
+    customer_key: str
+    paused_until: datetime | None  # the conversation's pause now (None: not paused, or until resumed)
 
 
 class MediaOutcome(StrEnum):
@@ -186,6 +270,7 @@ class Claim:
     earlier_pending: int = 0  # earlier messages of this customer still being answered elsewhere
     earlier_waiting: int = 0  # earlier messages of this customer waiting for a retry
     history: tuple[Turn, ...] = ()
+    controls: CustomerControls = CustomerControls()  # as of the claim
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -276,7 +361,20 @@ class Outcome(StrEnum):
     NO_TENANT = "no_tenant"  # no active tenant for the business number
     NO_GROQ = "no_groq"  # the tenant has no Groq configuration
     REFUSED = "refused"  # not signed with the tenant's own Meta app secret (conversation/decide.py)
+    QUIET = "quiet"  # stored, not answered on purpose (paused, opted out): its row says why
     INVALID = "invalid"  # a value Postgres cannot store: refused with the reason, the batch goes on
+
+
+class FallbackKind(StrEnum):
+    """Why a customer got the tenant's fallback text instead of the AI's answer."""
+
+    GROQ_UNAVAILABLE = "groq_unavailable"  # down, rate-limited or timing out, with no retry left
+    GROQ_REJECTED = "groq_rejected"  # refused the request for good (key, model, request)
+
+    @property
+    def description(self) -> str:
+        """How the recorded reason starts (`wa-admin` reads it): `groq unavailable: http 503`."""
+        return self.value.replace("_", " ")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -293,9 +391,14 @@ class BatchSummary:
     statuses_stale: int = 0  # for a known reply, not moving it forward (repeated, out of order)
     statuses_unmatched: int = 0
     skipped: int = 0
+    # The fields beside messages and statuses (echoes, preferences, syncs): "field: what became of it".
+    events: dict[str, int] = field(default_factory=dict)
 
     def count(self, outcome: Outcome) -> None:
         self.outcomes[outcome.value] = self.outcomes.get(outcome.value, 0) + 1
+
+    def count_event(self, name: str) -> None:
+        self.events[name] = self.events.get(name, 0) + 1
 
     @property
     def retry_later(self) -> int:
@@ -309,6 +412,7 @@ class BatchSummary:
             "statuses_stale": self.statuses_stale,
             "statuses_unmatched": self.statuses_unmatched,
             "skipped": self.skipped,
+            **({"events": dict(self.events)} if self.events else {}),
         }
 
 

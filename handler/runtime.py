@@ -9,6 +9,7 @@ one loop only.
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass
 
 import asyncpg
@@ -16,6 +17,7 @@ import httpx
 
 from handler.adapters.graph import WhatsAppMedia, WhatsAppSender
 from handler.adapters.groq import GroqReplies
+from handler.adapters.metrics import MetricsRecorder
 from handler.adapters.postgres import ConversationStore, database_errors
 from handler.adapters.retry import RetryPolicy
 from handler.adapters.tenant_secrets import SecretOpener
@@ -23,6 +25,8 @@ from handler.conversation.services import Services
 from handler.model import MediaPolicy
 from handler.settings import HandlerSettings
 from shared.logs import configure_logging
+
+logger = logging.getLogger("handler")
 
 DB_CONNECT_TIMEOUT_SECONDS = 5.0
 DB_COMMAND_TIMEOUT_SECONDS = 10.0
@@ -63,17 +67,23 @@ async def create_runtime(settings: HandlerSettings) -> Runtime:
         timeout=httpx.Timeout(settings.graph_timeout_seconds, connect=3.0),
         limits=httpx.Limits(max_connections=20, max_keepalive_connections=10),
     )
+    metrics = create_metrics(settings)
     services = Services(
-        store=ConversationStore(pool, SecretOpener(settings.keyring)),
+        store=ConversationStore(pool, SecretOpener(settings.keyring, metrics=metrics)),
         groq=GroqReplies(
-            http, timeout=settings.groq_timeout_seconds, base_url=settings.groq_base_url or None
+            http,
+            timeout=settings.groq_timeout_seconds,
+            base_url=settings.groq_base_url or None,
+            metrics=metrics,
         ),
         whatsapp=WhatsAppSender(
             http,
             base_url=settings.graph_api_base_url,
             version=settings.graph_api_version,
             timeout=settings.graph_timeout_seconds,
+            metrics=metrics,
         ),
+        metrics=metrics,
         media=WhatsAppMedia(
             http,
             base_url=settings.graph_api_base_url,
@@ -104,6 +114,17 @@ async def create_runtime(settings: HandlerSettings) -> Runtime:
     return Runtime(settings=settings, pool=pool, http=http, services=services)
 
 
+def create_metrics(settings: HandlerSettings) -> MetricsRecorder:
+    if not settings.metrics_enabled:
+        # Said once per container, so that a missing metric in CloudWatch is never a mystery.
+        logger.warning("application metrics are off (POWERTOOLS_METRICS_DISABLED or POWERTOOLS_DEV)")
+    return MetricsRecorder(
+        namespace=settings.metrics_namespace,
+        service=settings.metrics_service,
+        enabled=settings.metrics_enabled,
+    )
+
+
 class LazyRuntime:
     """The runtime, built on first use (from `settings`, or from the environment when None) and
     kept until `close`: one per Lambda container, or per local server."""
@@ -124,6 +145,11 @@ class LazyRuntime:
                     settings = self._settings = HandlerSettings.from_env()
                     configure_logging(settings.log_level, loggers=("handler",))
                 self._runtime = await create_runtime(settings)
+        return self._runtime
+
+    @property
+    def built(self) -> Runtime | None:
+        """The runtime if it was built already (nothing is built by asking)."""
         return self._runtime
 
     async def close(self) -> None:

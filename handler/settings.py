@@ -28,8 +28,10 @@ from tenant_secrets.master_keys import Keyring
 
 DEFAULT_GRAPH_API_BASE_URL = graph_api.DEFAULT_BASE_URL
 DEFAULT_GRAPH_API_VERSION = graph_api.DEFAULT_VERSION  # providers/graph_api.py: each version's end
+DEFAULT_METRICS_NAMESPACE = "WhatsAppAssistant"
+DEFAULT_METRICS_SERVICE = "handler"
 # WhatsApp's own cap on audio (every audio type: 16 MB), well under Groq's 25 MB upload limit.
-DEFAULT_MEDIA_MAX_AUDIO_BYTES = 16 * 1024 * 1024
+DEFAULT_MEDIA_MAX_AUDIO_BYTES = graph_api.WHATSAPP_AUDIO_LIMIT_BYTES
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -70,6 +72,11 @@ class HandlerSettings:
     # The master keys that decrypt tenant secrets (KMS_KEY_ID, LOCAL_MASTER_KEY or _FILE).
     keyring: Keyring = field(default_factory=Keyring, repr=False, compare=False)
     log_level: str = "INFO"
+    # Application metrics (handler.adapters.metrics): Powertools' variable names and its rule for
+    # turning them off (POWERTOOLS_METRICS_DISABLED, else POWERTOOLS_DEV), read here once.
+    metrics_namespace: str = DEFAULT_METRICS_NAMESPACE
+    metrics_service: str = DEFAULT_METRICS_SERVICE
+    metrics_enabled: bool = True
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> HandlerSettings:
@@ -111,7 +118,16 @@ class HandlerSettings:
             lambda_retry_delays_seconds=_delays(env, "LAMBDA_RETRY_DELAYS_SECONDS", (60.0, 120.0)),
             keyring=Keyring.from_env(env),
             log_level=optional_str(env, "LOG_LEVEL", "INFO").upper(),
+            metrics_namespace=optional_str(env, "POWERTOOLS_METRICS_NAMESPACE", DEFAULT_METRICS_NAMESPACE),
+            metrics_service=optional_str(env, "POWERTOOLS_SERVICE_NAME", DEFAULT_METRICS_SERVICE),
+            metrics_enabled=_metrics_enabled(env),
         )
+
+
+def _metrics_enabled(env: Mapping[str, str]) -> bool:
+    """Powertools' own rule: POWERTOOLS_METRICS_DISABLED when set, else off in POWERTOOLS_DEV mode
+    (Powertools would then print nothing, so the handler must not believe it records)."""
+    return not optional_bool(env, "POWERTOOLS_METRICS_DISABLED", optional_bool(env, "POWERTOOLS_DEV", False))
 
 
 def _bounded_bytes(env: Mapping[str, str], name: str, default: int, groq_limit: int) -> int:

@@ -46,7 +46,16 @@ FUNCTION_PACKAGES: Mapping[str, tuple[str, ...]] = {
 }
 # The distributions each function's code imports, by name; their versions are pyproject.toml's.
 FUNCTION_DEPENDENCIES: Mapping[str, tuple[str, ...]] = {
-    "handler": ("starlette", "mangum", "httpx", "asyncpg", "groq", "boto3", "cryptography"),
+    "handler": (
+        "starlette",
+        "mangum",
+        "httpx",
+        "asyncpg",
+        "groq",
+        "boto3",
+        "cryptography",
+        "aws-lambda-powertools",
+    ),
     "forwarder": ("starlette", "mangum", "boto3"),
 }
 # The module whose `lambda_handler` the template names as each function's Handler.

@@ -7,6 +7,8 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -17,6 +19,7 @@ from localrun.console import InputLines, Output
 from localrun.conversations import ChatTenant
 from localrun.errors import ServerFailed
 from localrun.handler_events import HandlerEvent, is_finished, stage_times
+from localrun.media_files import MediaFile, MediaFileProblem, MediaKind, read_media_file
 from localrun.system import RunningSystem
 from standins import meta
 from standins.graph import SentMessage
@@ -70,11 +73,14 @@ class ChatSession:
         self._last: Exchange | None = None
         self._handlers: dict[Kind, Callable[[ChatInput], Awaitable[None]]] = {
             Kind.MESSAGE: self.send_message,
+            Kind.VOICE: self.send_media,
+            Kind.IMAGE: self.send_media,
             Kind.CUSTOMER: self.switch_customer,
             Kind.TENANT: self.switch_tenant,
             Kind.HISTORY: self.show_history,
             Kind.DUPLICATE: self.send_duplicate,
             Kind.STATUS: self.send_statuses,
+            Kind.HUMAN: self.send_as_business,
             Kind.HELP: self.show_help,
             Kind.INVALID: self.show_problem,
         }
@@ -112,8 +118,62 @@ class ChatSession:
         tenant = self._require_tenant()
         if tenant is None:
             return
+        await self._send(tenant, meta.text_message(entry.text, sender=self._customer))
+
+    async def send_media(self, entry: ChatInput) -> None:
+        """/voice FILE, /image FILE [caption]: the file goes to the Graph stand-in as media of the
+        tenant's number, as a customer's phone uploads it, and the webhook names it (the handler
+        fetches it with the tenant's token, as from Meta)."""
+        tenant = self._require_tenant()
+        if tenant is None:
+            return
+        kind = MediaKind(entry.kind.value)
+        try:
+            file = await asyncio.to_thread(read_media_file, kind, Path(entry.text).expanduser())
+        except MediaFileProblem as problem:
+            self._out.line(str(problem))
+            return
+        uploaded = await self._upload(file, tenant)
+        if uploaded is None:
+            return
+        media_id, sha256 = uploaded
+        voice = kind is MediaKind.VOICE
+        message = meta.media_message(
+            "audio" if voice else "image",
+            media_id=media_id,
+            mime_type=file.mime_type,
+            sha256=sha256,
+            caption=None if voice else entry.caption or None,
+            voice=True if voice else None,
+            sender=self._customer,
+        )
+        self._out.line(render.media_sent(file.path.name, len(file.data), voice=voice))
+        wamid = await self._send(tenant, message)
+        if wamid is not None:
+            stored = await conversations.customer_message(self._conn, tenant, wamid)
+            self._write(render.media_understanding(stored, groq_standin=self._system.groq is not None))
+
+    async def _upload(self, file: MediaFile, tenant: ChatTenant) -> tuple[str, str] | None:
+        """The media id and base64 sha256 the Graph stand-in gives `file`, as Meta's webhook carries them."""
+        try:
+            response = await self._http.post(
+                self._system.graph.base_url + "/_standin/media",
+                params={"phone_number_id": tenant.phone_number_id, "mime_type": file.mime_type},
+                content=file.data,
+                timeout=_WEBHOOK_TIMEOUT_SECONDS,
+            )
+        except httpx.HTTPError as exc:
+            self._out.line(f"the Graph stand-in did not take the file ({type(exc).__name__}): nothing sent")
+            return None
+        if response.status_code != 200:
+            self._out.line(f"the Graph stand-in refused the file (HTTP {response.status_code}): nothing sent")
+            return None
+        stored = response.json()
+        return str(stored["id"]), str(stored["sha256"])
+
+    async def _send(self, tenant: ChatTenant, message: dict[str, Any]) -> str | None:
+        """Post one customer message as Meta's webhook and show what came back; its wamid."""
         customer = self._customer
-        message = meta.text_message(entry.text, sender=customer)
         payload = meta.webhook_payload(
             meta.messages_change(message, business=tenant.business, names={customer: _CUSTOMER_NAME})
         )
@@ -122,7 +182,7 @@ class ChatSession:
         mark = len(self._system.graph.requests)
         ack = await self._post(body, headers)
         if ack is None:
-            return
+            return None
         wait = self._system.settings.reply_timeout_seconds if ack.status == 200 else _SHORT_WAIT_SECONDS
         events = await self._handler_events(wamid, since=0, timeout=wait)
         sent = self._deliveries(mark, tenant, customer)
@@ -141,6 +201,7 @@ class ChatSession:
             headers=headers,
             reply_ids=tuple(m.wamid for m in sent if m.wamid),
         )
+        return wamid
 
     async def send_duplicate(self, entry: ChatInput) -> None:
         last = self._last
@@ -190,6 +251,27 @@ class ChatSession:
                 f"{render.INDENT}{state:<9}  row status {change}  (ack {render.milliseconds(ack.ms)})"
             )
             previous = current
+
+    async def send_as_business(self, entry: ChatInput) -> None:
+        """The business answers this customer by hand from the WhatsApp Business app: Meta's
+        `smb_message_echoes` webhook, through the forwarder like any other."""
+        tenant = self._require_tenant()
+        if tenant is None:
+            return
+        customer = self._customer
+        echo = meta.text_echo(entry.text, to=customer, business=tenant.business)
+        payload = meta.webhook_payload(meta.echoes_change(echo, business=tenant.business))
+        body, headers = meta.signed_request(payload, self._system.secrets.meta_app_secret)
+        ack = await self._post(body, headers)
+        if ack is None:
+            return
+        events = await self._handler_events(
+            echo["id"], since=0, timeout=self._system.settings.reply_timeout_seconds
+        )
+        pause = await conversations.pause(self._conn, tenant, customer)
+        self._write(render.business_message(entry.text, pause, tenant, customer))
+        self._write(render.outcome_notes(events))
+        self._out.line(render.timings(ack.ms, ack.status, {}))
 
     async def show_history(self, entry: ChatInput) -> None:
         tenant = self._require_tenant()

@@ -47,6 +47,16 @@ class StoredMessage:
     status: str | None
     content: str | None
     error_title: str | None
+    media_outcome: str | None = None  # a voice note or image: transcribed, seen, fell_back
+    quiet_reason: str | None = None  # why a customer message was not answered (migrations/011)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Pause:
+    """The bot keeps out of the conversation: who paused it, until when (None: until resumed)."""
+
+    reason: str
+    until: datetime | None
 
 
 _CHAT_TENANTS = """
@@ -59,9 +69,9 @@ ORDER BY u.created_at, u.email NULLS LAST, u.id
 # Read as turns, as the handler's conversation_history (migrations/008): each reply right after
 # the message it answers, the parts of a split reply in their order (they share one created_at).
 _HISTORY = """
-SELECT created_at, sender, status, content, error_title
+SELECT created_at, sender, status, content, error_title, media_outcome, quiet_reason
 FROM (
-    SELECT c.created_at, c.sender, c.status, c.content, c.error_title, c.id,
+    SELECT c.created_at, c.sender, c.status, c.content, c.error_title, c.media_outcome, c.quiet_reason, c.id,
            coalesce(asked.created_at, c.created_at) AS turn_at,
            c.reply_to IS NOT NULL AS is_reply, coalesce(c.reply_part, -1) AS part
     FROM customer_conversations AS c
@@ -77,6 +87,18 @@ _REPLY_STATUSES = """
 SELECT wa_message_id, status
 FROM customer_conversations
 WHERE user_id = $1 AND sender = 'bot' AND wa_message_id = ANY($2::text[])
+"""
+
+_PAUSE = """
+SELECT reason, CASE WHEN isfinite(paused_until) THEN paused_until END AS until
+FROM conversation_pauses
+WHERE user_id = $1 AND customer_key = $2 AND paused_until > now()
+"""
+
+_CUSTOMER_MESSAGE = """
+SELECT created_at, sender, status, content, error_title, media_outcome
+FROM customer_conversations
+WHERE user_id = $1 AND wa_message_id = $2 AND sender = 'user'
 """
 
 _ROWS_FOR_MESSAGE = "SELECT count(*) FROM customer_conversations WHERE user_id = $1 AND wa_message_id = $2"
@@ -141,9 +163,17 @@ async def history(
             status=row["status"],
             content=row["content"],
             error_title=row["error_title"],
+            media_outcome=row["media_outcome"],
+            quiet_reason=row["quiet_reason"],
         )
         for row in rows
     ]
+
+
+async def pause(conn: asyncpg.Connection, tenant: ChatTenant, customer: str) -> Pause | None:
+    """The conversation's pause now, if any (a human's reply, or the operator's)."""
+    row = await conn.fetchrow(_PAUSE, tenant.user_id, customer)
+    return None if row is None else Pause(reason=row["reason"], until=row["until"])
 
 
 async def reply_statuses(
@@ -157,3 +187,20 @@ async def reply_statuses(
 async def rows_for_message(conn: asyncpg.Connection, tenant: ChatTenant, wa_message_id: str) -> int:
     count: int = await conn.fetchval(_ROWS_FOR_MESSAGE, tenant.user_id, wa_message_id)
     return count
+
+
+async def customer_message(
+    conn: asyncpg.Connection, tenant: ChatTenant, wa_message_id: str
+) -> StoredMessage | None:
+    """The customer's message as stored (a voice note's transcript, an image's caption)."""
+    row = await conn.fetchrow(_CUSTOMER_MESSAGE, tenant.user_id, wa_message_id)
+    if row is None:
+        return None
+    return StoredMessage(
+        created_at=row["created_at"],
+        sender=row["sender"],
+        status=row["status"],
+        content=row["content"],
+        error_title=row["error_title"],
+        media_outcome=row["media_outcome"],
+    )

@@ -20,7 +20,7 @@ class HandlerEvent:
     stage: str | None = None
     ms: float | None = None
     claim: str | None = None  # identify: claimed, already_handled, in_progress, no_tenant, …
-    reason: str | None = None  # groq: why Groq could not answer
+    reason: str | None = None  # groq: why Groq could not answer; quiet: why the bot kept out
     error_code: int | None = None  # send: Meta's error code
     error_title: str | None = None
 
@@ -58,8 +58,8 @@ def _text(value: object) -> str | None:
 def is_finished(events: Sequence[HandlerEvent]) -> bool:
     """Has the handler logged the last line it will log for this message?"""
     for event in events:
-        if event.stage == "send":
-            return True
+        if event.stage in ("send", "quiet", "echo"):
+            return True  # sent; stored and not answered on purpose; the business's message recorded
         if event.stage == "identify" and event.claim not in (None, "claimed"):
             return True
         if event.stage is None and event.level in ("ERROR", "WARNING"):

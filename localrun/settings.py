@@ -86,3 +86,12 @@ def _port(env: Mapping[str, str], variable: str, default: int) -> PortSetting:
     if port > _MAX_PORT:
         raise ConfigurationError(f"{variable} must be at most {_MAX_PORT}, got {port}")
     return PortSetting(variable=variable, port=port)
+
+
+def quiet_metrics(env: Mapping[str, str]) -> dict[str, str]:
+    """What keeps the handler's application metrics off locally: their EMF lines only mean something
+    to CloudWatch, and would crowd the output. Asked for (POWERTOOLS_METRICS_DISABLED=false, or
+    any Powertools switch set), they are left as asked."""
+    if "POWERTOOLS_METRICS_DISABLED" in env or "POWERTOOLS_DEV" in env:
+        return {}
+    return {"POWERTOOLS_METRICS_DISABLED": "true"}

@@ -30,7 +30,7 @@ from localrun.errors import PortBusy, ServerFailed
 from localrun.handler_events import HandlerEvents
 from localrun.local_secrets import LocalSecrets, load_or_create
 from localrun.master_key import use_local_master_key
-from localrun.settings import GroqTarget, LocalSettings, PortSetting
+from localrun.settings import GroqTarget, LocalSettings, PortSetting, quiet_metrics
 from standins.graph import GraphStandIn
 from standins.groq import GroqStandIn
 from standins.server import PortUnavailable
@@ -230,6 +230,7 @@ def _handler_env(
         "VERIFY_TOKEN": local_secrets.verify_token,
         "META_APP_SECRET": local_secrets.meta_app_secret,
         "FORWARDER_HANDLER_SECRET": local_secrets.forwarder_handler_secret,
+        **quiet_metrics(os.environ),
     }
     if groq is not None:
         env["GROQ_BASE_URL"] = groq.base_url  # read by the groq SDK itself

@@ -17,6 +17,10 @@ _FORMAT = re.compile(r"^v(\d+)\.0$")
 # Where Graph's media URLs point (`lookaside.fbsbx.com`, Meta's media page): the tenant's token
 # goes with the download, so only to Meta's own hosts.
 MEDIA_HOST_SUFFIXES = ("fbsbx.com", "facebook.com", "fbcdn.net", "whatsapp.net")
+# The largest file WhatsApp lets a customer send (Meta's "Supported media types"): every audio
+# type 16 MB, every image type 5 MB.
+WHATSAPP_AUDIO_LIMIT_BYTES = 16 * 1024 * 1024
+WHATSAPP_IMAGE_LIMIT_BYTES = 5 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)

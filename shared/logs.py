@@ -127,9 +127,17 @@ def _with_bound_fields(factory: Callable[..., logging.LogRecord]) -> Callable[..
     return make_record
 
 
+# Client libraries that write whole requests and responses at DEBUG: Groq's SDK the conversation
+# and an image's data URL, botocore a KMS answer's plaintext key and an invoke's payload. They stay
+# at INFO whatever LOG_LEVEL, GROQ_LOG or Lambda's log level says: customer data, media and
+# secrets never reach a log.
+_QUOTE_REQUESTS_AT_DEBUG = ("groq", "botocore")
+
+
 def configure_logging(level: str | None = None, *, loggers: Sequence[str]) -> None:
     """JSON lines on stdout, `loggers` (the caller's own) at `level`; third-party loggers
-    (botocore, uvicorn, …) keep their own levels. Lambda ships stdout to CloudWatch.
+    (uvicorn, …) keep their own levels, but never DEBUG for those that would quote customer data
+    or secrets (`_QUOTE_REQUESTS_AT_DEBUG`). Lambda ships stdout to CloudWatch.
 
     In Lambda the runtime already installed a root handler: it gets our formatter. A process that
     configured logging itself (pytest's capture, uvicorn) keeps its handlers; ours only add levels.
@@ -143,6 +151,12 @@ def configure_logging(level: str | None = None, *, loggers: Sequence[str]) -> No
         # Lambda calls this on every invocation; setLevel would empty every logger's cache each time.
         if app_logger.level != logging.getLevelName(level):
             app_logger.setLevel(level)
+    for name in _QUOTE_REQUESTS_AT_DEBUG:
+        # A level of their own: inherited, a root turned to DEBUG later would reach them.
+        client_logger = logging.getLogger(name)
+        pinned = max(logging.INFO, client_logger.getEffectiveLevel())
+        if client_logger.level != pinned:
+            client_logger.setLevel(pinned)
     root = logging.getLogger()
     if any(isinstance(h.formatter, JsonFormatter) for h in root.handlers):
         return

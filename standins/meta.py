@@ -224,22 +224,112 @@ def calls_change(caller: str = DEFAULT_CUSTOMER, *, business: BusinessNumber = D
 
 
 def user_preferences_change(
-    customer: str = DEFAULT_CUSTOMER, value: str = "stop", *, business: BusinessNumber = DEFAULT_BUSINESS
+    customer: str | None = DEFAULT_CUSTOMER,
+    value: str = "stop",
+    *,
+    user_id: str | None = None,
+    timestamp: int | None = None,
+    business: BusinessNumber = DEFAULT_BUSINESS,
 ) -> Change:
-    """The `user_preferences` field: the customer stopped (or resumed) marketing messages."""
-    detail = f"User requested to {value} marketing messages"
-    preference = {
-        "wa_id": customer,
-        "detail": detail,
+    """The `user_preferences` field: the customer stopped (or resumed) marketing messages. As Meta's
+    example: `timestamp` an integer here; with BSUIDs `wa_id` may be left out (`customer=None`) and
+    `user_id` is added to the contact and the preference."""
+    ids: JSON = {}
+    if customer is not None:
+        ids["wa_id"] = customer
+    if user_id is not None:
+        ids["user_id"] = user_id
+    preference = ids | {
+        "detail": f"User requested to {value} marketing messages",
         "category": "marketing_messages",
         "value": value,
-        "timestamp": int(time.time()),
+        "timestamp": int(time.time()) if timestamp is None else timestamp,
     }
     return field_change(
-        "user_preferences",
-        {"contacts": [{"wa_id": customer}], "user_preferences": [preference]},
-        business=business,
+        "user_preferences", {"contacts": [dict(ids)], "user_preferences": [preference]}, business=business
     )
+
+
+def echo_message(
+    message_type: str,
+    content: object = None,
+    *,
+    to: str | None = DEFAULT_CUSTOMER,
+    to_user_id: str | None = None,
+    business: BusinessNumber = DEFAULT_BUSINESS,
+    wamid: str | None = None,
+    timestamp: int | None = None,
+) -> JSON:
+    """One item of `value.message_echoes`: a message the business sent from the WhatsApp Business
+    app (coexistence). `from` is the business, `to` the customer (Meta may leave it out: `to=None`),
+    `to_user_id` their BSUID; `content` goes under the key named by the type."""
+    item: JSON = {"from": business.display_phone_number}
+    if to is not None:
+        item["to"] = to
+    if to_user_id is not None:
+        item["to_user_id"] = to_user_id
+    item |= {"id": wamid or new_wamid(), "timestamp": _stamp(timestamp), "type": message_type}
+    if content is not None:
+        item[message_type] = content
+    return item
+
+
+def text_echo(body: str, **common: Any) -> JSON:
+    return echo_message("text", {"body": body}, **common)
+
+
+def edit_echo(original_id: str, body: str, **common: Any) -> JSON:
+    """The business edited a message it sent from the app (pywa's fixture shape)."""
+    content = {"original_message_id": original_id, "message": {"type": "text", "text": {"body": body}}}
+    return echo_message("edit", content, **common)
+
+
+def revoke_echo(original_id: str, **common: Any) -> JSON:
+    """The business deleted a message it sent from the app."""
+    return echo_message("revoke", {"original_message_id": original_id}, **common)
+
+
+def echoes_change(*echoes: JSON, business: BusinessNumber = DEFAULT_BUSINESS) -> Change:
+    """The `smb_message_echoes` field, as Meta's reference shows it (no `contacts` array)."""
+    return field_change("smb_message_echoes", {"message_echoes": list(echoes)}, business=business)
+
+
+def history_change(
+    *messages: JSON,
+    thread: str = DEFAULT_CUSTOMER,
+    phase: int = 0,
+    chunk_order: int = 1,
+    progress: int = 100,
+    business: BusinessNumber = DEFAULT_BUSINESS,
+) -> Change:
+    """The `history` field: one chunk of past conversations synced from the WhatsApp Business app
+    at onboarding (each message with `history_context.status`)."""
+    chunk = {
+        "metadata": {"phase": phase, "chunk_order": chunk_order, "progress": progress},
+        "threads": [{"id": thread, "messages": list(messages)}],
+    }
+    return field_change("history", {"history": [chunk]}, business=business)
+
+
+def history_message(body: str, *, sender: str = DEFAULT_CUSTOMER, status: str = "read") -> JSON:
+    """A past text message as the `history` field lists it."""
+    return text_message(body, sender=sender) | {"history_context": {"status": status}}
+
+
+def state_sync_change(
+    phone_number: str = DEFAULT_CUSTOMER,
+    action: str = "add",
+    full_name: str | None = "Marie Curie",
+    *,
+    business: BusinessNumber = DEFAULT_BUSINESS,
+) -> Change:
+    """The `smb_app_state_sync` field: a contact of the WhatsApp Business app added, edited or
+    removed (no names on a removal)."""
+    contact: JSON = {"phone_number": phone_number}
+    if full_name is not None and action != "remove":
+        contact |= {"full_name": full_name, "first_name": full_name.split(" ")[0]}
+    item = {"type": "contact", "contact": contact, "action": action, "metadata": {"timestamp": _stamp(None)}}
+    return field_change("smb_app_state_sync", {"state_sync": [item]}, business=business)
 
 
 def reaction_message(emoji: str = "\N{THUMBS UP SIGN}", reacted_to: str | None = None, **common: Any) -> JSON:

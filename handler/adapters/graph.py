@@ -4,11 +4,13 @@ typing indicator, and customers' media (metadata, then the bytes)."""
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
+from handler.adapters.metrics import NO_METRICS, MetricsRecorder
 from handler.errors import (
     MediaRejected,
     SendOutcomeUnknown,
@@ -18,17 +20,27 @@ from handler.errors import (
 )
 from handler.model import MediaMetadata, Recipient, WhatsAppCredentials
 from providers.graph_api import MEDIA_HOST_SUFFIXES
+from shared.logs import ms_since
 from shared.text import storable_text
 
 
 class WhatsAppSender:
     """`/{version}/{phone_number_id}/messages`, one shared HTTP client, the tenant's token per call."""
 
-    def __init__(self, http: httpx.AsyncClient, *, base_url: str, version: str, timeout: float) -> None:
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        *,
+        base_url: str,
+        version: str,
+        timeout: float,
+        metrics: MetricsRecorder = NO_METRICS,
+    ) -> None:
         self._http = http
         self._base_url = base_url.rstrip("/")
         self._version = version
         self._timeout = timeout
+        self._metrics = metrics  # each accepted message's send latency
 
     async def send_text(
         self, credentials: WhatsAppCredentials, to: Recipient, body: str, *, time_left: float | None = None
@@ -41,9 +53,11 @@ class WhatsAppSender:
             "type": "text",
             "text": {"preview_url": False, "body": body},
         }
+        started = time.perf_counter()
         data = await self._post_messages(credentials, payload, time_left)
         message_id = _message_id(data)
         if message_id:
+            self._metrics.graph_sent(ms_since(started))
             return message_id
         raise SendOutcomeUnknown("success without a message id")
 

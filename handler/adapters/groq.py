@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -12,9 +13,11 @@ from typing import Any, Literal
 import groq
 import httpx
 
+from handler.adapters.metrics import NO_METRICS, MetricsRecorder
 from handler.errors import GroqError, GroqRejected, GroqUnavailable
 from handler.model import GroqConfig
 from providers.groq_models import Reasoning, reasoning_of
+from shared.logs import ms_since
 from shared.text import storable_text
 
 _MAX_CACHED_CLIENTS = 256
@@ -31,10 +34,18 @@ def _key_fingerprint(api_key: str) -> str:
 class GroqReplies:
     """One SDK client per tenant key, all sharing the container's HTTP connection pool."""
 
-    def __init__(self, http: httpx.AsyncClient, *, timeout: float, base_url: str | None = None) -> None:
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        *,
+        timeout: float,
+        base_url: str | None = None,
+        metrics: MetricsRecorder = NO_METRICS,
+    ) -> None:
         self._http = http
         self._timeout = timeout
         self._base_url = base_url  # None: the SDK's own (api.groq.com)
+        self._metrics = metrics  # each answered completion's latency
         self._clients: OrderedDict[str, groq.AsyncGroq] = OrderedDict()
 
     def _client(self, api_key: str) -> groq.AsyncGroq:
@@ -69,6 +80,7 @@ class GroqReplies:
         model = model or config.model
         timeout = self._timeout if time_left is None else max(min(self._timeout, time_left), 0.05)
         reasoning = reasoning_parameters(model)
+        started = time.perf_counter()
         try:
             completion = await self._client(config.api_key).chat.completions.create(
                 model=model,
@@ -89,6 +101,7 @@ class GroqReplies:
         content = _answer_text(completion)
         if content is None:
             raise GroqUnavailable("empty completion")
+        self._metrics.groq_completed(ms_since(started))
         return content
 
     async def transcribe(

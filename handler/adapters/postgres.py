@@ -17,6 +17,7 @@ from uuid import UUID
 import asyncpg
 
 from handler.adapters import sql
+from handler.adapters.handover_store import HandoverStore, controls_from_json
 from handler.adapters.tenant_secrets import SecretOpener, TenantSecrets
 from handler.errors import DatabaseUnavailable, UnstorableValue, describe_failure
 from handler.model import (
@@ -24,6 +25,7 @@ from handler.model import (
     Claim,
     ClaimOutcome,
     GroqConfig,
+    HandoverSettings,
     MediaOutcome,
     MessageStatus,
     NewMessage,
@@ -70,7 +72,28 @@ def tenant_from_settings(settings: Mapping[str, Any], secrets: TenantSecrets) ->
         unsupported_media_text=settings["unsupported_media_text"] or "",
         typing_indicator=bool(settings.get("typing_indicator", True)),
     )
-    return Tenant(user_id=UUID(str(settings["user_id"])), whatsapp=whatsapp, groq=groq, assistant=assistant)
+    return Tenant(
+        user_id=UUID(str(settings["user_id"])),
+        whatsapp=whatsapp,
+        groq=groq,
+        assistant=assistant,
+        handover=_handover(settings),
+    )
+
+
+def _handover(settings: Mapping[str, Any]) -> HandoverSettings:
+    """The tenant's handover settings (migrations/011's columns of tenant_settings; their defaults
+    where a row predates them)."""
+    defaults = HandoverSettings()
+    return HandoverSettings(
+        bot_paused=bool(settings.get("bot_paused", False)),
+        human_pause_seconds=int(settings.get("human_pause_seconds", defaults.human_pause_seconds)),
+        languages=tuple(settings.get("opt_out_languages") or defaults.languages),
+        stop_words=tuple(settings.get("stop_words") or ()),
+        start_words=tuple(settings.get("start_words") or ()),
+        opt_out_text=settings.get("opt_out_text") or None,
+        opt_in_text=settings.get("opt_in_text") or None,
+    )
 
 
 def _history(raw: str | None) -> tuple[Turn, ...]:
@@ -146,6 +169,7 @@ class ConversationStore:
     def __init__(self, pool: asyncpg.Pool, secrets: SecretOpener) -> None:
         self._pool = _Statements(pool)
         self._secrets = secrets
+        self.handover = HandoverStore(self._pool, self._tenant)  # migrations/011's statements
 
     async def _tenant(self, settings_json: str | None) -> Tenant | None:
         """A `tenant_settings` row (JSON) as a `Tenant`: its secret columns are decrypted here, and
@@ -201,6 +225,7 @@ class ConversationStore:
             earlier_pending=row["earlier_pending"] or 0,
             earlier_waiting=row["earlier_waiting"] or 0,
             history=_history(row["history"]),
+            controls=controls_from_json(row["controls"]),
         )
 
     async def claim_progress(

@@ -5,8 +5,12 @@ from __future__ import annotations
 
 # migrations/009_lease_takeover.sql: tenant (as JSON of tenant_settings), lock, customer, dedupe
 # claim (attempts counted per Lambda request, a dead attempt's lease taken over by its retry),
-# ordering and history in one call.
-CLAIM_MESSAGE = "SELECT * FROM claim_customer_message($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+# ordering and history in one call; and (migrations/011) what keeps the assistant out of that
+# conversation now, read under the claim's lock.
+CLAIM_MESSAGE = """
+SELECT c.*, customer_controls((c.tenant ->> 'user_id')::uuid, c.customer_key) AS controls
+FROM claim_customer_message($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) AS c
+"""
 CLAIM_PROGRESS = "SELECT * FROM claim_progress($1, $2, $3)"
 
 RECORD_WEB_MESSAGE = """

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from uuid import UUID
 
+from handler.adapters.metrics import NO_METRICS, MetricsRecorder
 from tenant_secrets.master_keys import Keyring, KmsMasterKey, MasterKeyNotConfigured, MasterKeyUnavailable
 from tenant_secrets.secrets_crypto import (
     SecretColumn,
@@ -52,8 +53,10 @@ class SecretOpener:
         *,
         cache_seconds: float = CACHE_SECONDS,
         clock: Callable[[], float] = time.monotonic,
+        metrics: MetricsRecorder = NO_METRICS,
     ) -> None:
         self._keyring = keyring
+        self._metrics = metrics  # counts the secrets that cannot be decrypted (an alarm watches)
         self._cache_seconds = cache_seconds
         self._clock = clock
         self._cache: dict[bytes, tuple[str, float]] = {}
@@ -112,6 +115,7 @@ class SecretOpener:
             plaintext = await self._decrypt(stored, column, tenant_id)
         except (SecretUnreadable, MasterKeyNotConfigured) as error:
             logger.error("tenant secret cannot be decrypted", extra={**fields, "reason": str(error)})
+            self._metrics.secret_unreadable(column)
             raise SecretUnreadable(str(error)) from None
         except MasterKeyUnavailable as error:
             logger.error("master key unavailable", extra={**fields, "reason": str(error)})

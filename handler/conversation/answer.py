@@ -19,10 +19,11 @@ import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from handler.adapters.metrics import Refusal
 from handler.conversation import decide
-from handler.conversation.decide import Finish, Refuse, Reply, Resend, WaitVerdict
+from handler.conversation.decide import Confirm, Finish, Quiet, Refuse, Reply, Resend, WaitVerdict
 from handler.conversation.deliver import (
     ReplyText,
     deliver_reply,
@@ -30,6 +31,7 @@ from handler.conversation.deliver import (
     resend_reply,
     typing_indicator,
 )
+from handler.conversation.handover import confirm, record_business_events, stay_quiet
 from handler.conversation.services import Services
 from handler.conversation.understand import answer_media, record_not_understood
 from handler.errors import GroqUnavailable, MediaUnavailable, UnstorableValue
@@ -81,6 +83,7 @@ async def process_batch(
     summary = BatchSummary(skipped=len(batch.skipped))
     for skipped in batch.skipped:
         logger.info("skipped part of payload", extra={"reason": skipped.reason, "field": skipped.field})
+    await record_business_events(batch, services, proof, summary)
     claimed: list[ClaimedMessage] = []
     try:
         for message in sorted(batch.messages, key=_sent_order):
@@ -108,6 +111,7 @@ async def process_batch(
             if decide.holds_back_later_messages(result.outcome):
                 waiting.add(customer)
     finally:
+        services.metrics.messages(summary)  # every message counted so far, by outcome
         for item in claimed:
             if not item.done:  # an error stopped the batch: give the rest back for the retry
                 with contextlib.suppress(Exception):
@@ -211,7 +215,8 @@ async def _carry_out(
     *,
     after_answer: bool,
 ) -> MessageResult:
-    """Plan the message, then do what the plan says and record it."""
+    """Plan the message, then do what the plan says and record it. A message that must wait for
+    the customer's earlier ones is planned again once its turn comes."""
     claim, tenant = item.claim, item.tenant
     assert claim.inbound_id is not None
     inbound_id = claim.inbound_id
@@ -219,9 +224,19 @@ async def _carry_out(
         item.message, claim, tenant, proof, after_answer=after_answer, media_policy=services.media_policy
     )
     try:
+        if isinstance(plan, Reply | Confirm) and plan.wait_turn:
+            waited = await _wait_turn(item, services, deadline, retries_remain)
+            if isinstance(waited, MessageResult):
+                return _done(item, waited)  # given back: a retry answers it
+            controls = await services.store.handover.customer_controls(tenant, claim.customer_key)
+            item.claim = replace(claim, history=waited)
+            plan = decide.plan_in_turn(
+                item.message, item.claim, tenant, proof, controls, media_policy=services.media_policy
+            )
         match plan:
             case Refuse(reason=reason):
                 await services.store.refuse_message(inbound_id, reason)
+                services.metrics.refused(Refusal.TENANT_PROOF)
                 logger.warning(
                     "payload not signed with the tenant's app secret, message refused",
                     extra={"proof": proof.kind.value},
@@ -239,6 +254,14 @@ async def _carry_out(
                 return _done(item, MessageResult(outcome=outcome))
             case Reply():
                 return _done(item, await _reply(item, plan, services, deadline, retries_remain))
+            case Quiet():
+                return _done(item, await stay_quiet(inbound_id, plan, services))
+            case Confirm():
+                recipient = _recipient(item.message)
+                result = await confirm(
+                    tenant, inbound_id, recipient, plan, services, deadline, retries_remain
+                )
+                return _done(item, result)
     except UnstorableValue as error:
         reason = f"a value cannot be stored: {error}"
         logger.error("message failed: a value cannot be stored", extra={"reason": str(error)})
@@ -260,24 +283,6 @@ async def _reply(
     claim, tenant = item.claim, item.tenant
     assert claim.inbound_id is not None
     history = claim.history
-    if plan.wait_turn:
-        in_turn = await wait_for_earlier_messages(
-            claim, tenant, services, deadline, last_attempt=not retries_remain
-        )
-        match decide.after_waiting(in_turn is not None, retries_remain=retries_remain):
-            case WaitVerdict.RETRY_LATER:
-                await services.store.release_claim(claim.inbound_id)
-                return MessageResult(outcome=Outcome.RETRY_LATER)
-            case WaitVerdict.OUT_OF_TURN:
-                logger.warning("earlier messages still pending on the last attempt, answering now")
-                _, _, history = await services.store.claim_progress(
-                    claim.inbound_id,
-                    tenant.assistant.history_length,
-                    order_window_seconds=services.order_window_seconds,
-                )
-            case WaitVerdict.GO:
-                assert in_turn is not None
-                history = in_turn
     async with typing_indicator(tenant, item.message.id, services, shown=plan.show_typing):
         if plan.media is not None:
             reply = await answer_media(
@@ -290,10 +295,39 @@ async def _reply(
         else:
             reply = ReplyText(text=plan.notice or "", failure=plan.not_understood)
             if plan.not_understood is not None:
-                await record_not_understood(claim.inbound_id, plan.not_understood, services)
+                media = item.message.media
+                assert media is not None  # only a voice note or an image is "not understood"
+                await record_not_understood(claim.inbound_id, media.kind, plan.not_understood, services)
     return await deliver_reply(
         tenant, claim.inbound_id, _recipient(item.message), reply, services, deadline, retries_remain
     )
+
+
+async def _wait_turn(
+    item: ClaimedMessage, services: Services, deadline: Deadline, retries_remain: bool
+) -> tuple[Turn, ...] | MessageResult:
+    """Wait for the customer's earlier messages: the history once they are answered (or on the
+    last attempt, as it is), or the outcome when this one must wait for a retry of its own."""
+    claim, tenant = item.claim, item.tenant
+    assert claim.inbound_id is not None
+    in_turn = await wait_for_earlier_messages(
+        claim, tenant, services, deadline, last_attempt=not retries_remain
+    )
+    match decide.after_waiting(in_turn is not None, retries_remain=retries_remain):
+        case WaitVerdict.RETRY_LATER:
+            await services.store.release_claim(claim.inbound_id)
+            return MessageResult(outcome=Outcome.RETRY_LATER)
+        case WaitVerdict.OUT_OF_TURN:
+            logger.warning("earlier messages still pending on the last attempt, answering now")
+            _, _, history = await services.store.claim_progress(
+                claim.inbound_id,
+                tenant.assistant.history_length,
+                order_window_seconds=services.order_window_seconds,
+            )
+            return history
+        case WaitVerdict.GO:
+            assert in_turn is not None
+            return in_turn
 
 
 def _recipient(message: InboundMessage) -> Recipient:
@@ -373,5 +407,6 @@ async def _write_status(status: StatusUpdate, services: Services, proof: Payload
         return written.applied
     # The reply's tenant has its own Meta app: only a payload proven for that app may move it.
     if not decide.proof_allows_secret(proof, written.needs_proof_for):
+        services.metrics.refused(Refusal.STATUS_PROOF)
         return StatusApplied.UNKNOWN
     return (await services.store.apply_status(status, vouched=True)).applied

@@ -2,7 +2,9 @@
 `deliver.py`) does what these say and decides nothing of its own.
 
 The main one is `plan_message`: for a claimed message, what to do (refuse it, resend its recorded
-reply, finish it without a reply, or reply with the AI's answer or the polite notice). The others
+reply, finish it without a reply, stay quiet because a human holds the conversation or the customer
+opted out, or confirm an opt-out or opt-in (`decide_handover.py`), or reply with the AI's answer or
+the polite notice). The others
 decide at the points where an outcome comes back from the outside world: after waiting for the
 customer's earlier messages, after Groq failed, after Graph refused a part, and what state the
 message ends in.
@@ -12,9 +14,13 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
+# The plans for a message when a human is in the conversation (re-exported: part of AnswerPlan).
+from handler.conversation.decide_handover import Confirm as Confirm
+from handler.conversation.decide_handover import Quiet as Quiet
+from handler.conversation.decide_handover import plan_handover
 from handler.conversation.decide_media import (
     MediaStep,
     NotUnderstood,
@@ -26,6 +32,8 @@ from handler.errors import GroqError, GroqRejected, GroqUnavailable, WhatsAppErr
 from handler.model import (
     Claim,
     ClaimOutcome,
+    CustomerControls,
+    FallbackKind,
     MediaPolicy,
     MessageStatus,
     Outcome,
@@ -38,7 +46,17 @@ from handler.model import (
 )
 from shared.errors import TransientError
 from shared.signature import SignatureCheck, check_signature, secret_key_id
-from shared.webhook import DeliveryStatus, InboundMessage, MessageOrigin, MessageType, StatusUpdate
+from shared.webhook import (
+    BusinessEcho,
+    DeliveryStatus,
+    EchoKind,
+    InboundMessage,
+    MessageOrigin,
+    MessageType,
+    PreferenceUpdate,
+    PreferenceValue,
+    StatusUpdate,
+)
 
 # --- what a message asks for ---------------------------------------------------------------------
 
@@ -133,7 +151,7 @@ class Reply:
     not_understood: str | None = None
 
 
-AnswerPlan = Refuse | Resend | Finish | Reply
+AnswerPlan = Refuse | Resend | Finish | Reply | Quiet | Confirm
 
 
 def plan_message(
@@ -155,6 +173,10 @@ def plan_message(
     action = decide(message).action
     if action is Action.IGNORE:
         return Finish(status=MessageStatus.ANSWERED, outcome=Outcome.IGNORED)
+    wait_turn = bool(claim.earlier_pending or claim.earlier_waiting or after_answer)
+    handover = plan_handover(message, claim.controls, tenant, wait_turn=wait_turn)
+    if handover is not None:
+        return handover
     if action is Action.ASK_AI and tenant.groq is None:
         return Finish(status=MessageStatus.FAILED, outcome=Outcome.NO_GROQ, error_title="groq not configured")
     media = None
@@ -164,11 +186,75 @@ def plan_message(
         ask_ai=action is Action.ASK_AI,
         text=readable_text(message),
         notice=None if action is Action.ASK_AI else tenant.assistant.unsupported_media_text,
-        wait_turn=bool(claim.earlier_pending or claim.earlier_waiting or after_answer),
+        wait_turn=wait_turn,
         show_typing=shows_typing(message, tenant),
         media=None if isinstance(media, NotUnderstood) else media,
         not_understood=media.reason if isinstance(media, NotUnderstood) else None,
     )
+
+
+def plan_in_turn(
+    message: InboundMessage,
+    claim: Claim,
+    tenant: Tenant,
+    proof: PayloadProof,
+    controls: CustomerControls,
+    *,
+    media_policy: MediaPolicy | None = None,
+) -> AnswerPlan:
+    """A message that waited for the customer's earlier ones, planned again once its turn came, with
+    the conversation's controls as they are now (an earlier message may have opted the customer out
+    or back in, the business may have written meanwhile). It waits no more."""
+    in_turn = replace(claim, controls=controls, earlier_pending=0, earlier_waiting=0)
+    return plan_message(message, in_turn, tenant, proof, after_answer=False, media_policy=media_policy)
+
+
+# --- the fields beside messages (the planner's half for a human: decide_handover.py) ---------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RecordEcho:
+    """Keep the business's message in the conversation (`content`), and keep the assistant out of
+    it for `pause_seconds` from the message's time (0: the tenant wants no pause)."""
+
+    content: str | None
+    pause_seconds: int
+
+
+def plan_echo(echo: BusinessEcho, tenant: Tenant, proof: PayloadProof) -> RecordEcho | Refuse:
+    """The business wrote (or edited, or deleted) a message by hand in the WhatsApp Business app.
+    Only a payload proven for the tenant's app may pause its assistant."""
+    if not proof_allows(proof, tenant):
+        return Refuse(reason="not signed with the tenant's Meta app secret")
+    content = None
+    if echo.kind is not EchoKind.REVOKE:
+        content = echo.text if echo.text is not None else f"[{echo.type.value}]"
+    return RecordEcho(content=content, pause_seconds=tenant.handover.human_pause_seconds)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RecordPreference:
+    """Record the customer's marketing choice (listed by `wa-admin opt-outs`; the assistant's
+    answers are not affected: they are not marketing)."""
+
+    opted_out: bool
+
+
+_MARKETING_CHOICES = {
+    PreferenceValue.STOP: True,
+    PreferenceValue.RESUME: False,
+    PreferenceValue.SIGNUP: False,
+}
+
+
+def plan_preference(
+    update: PreferenceUpdate, tenant: Tenant, proof: PayloadProof
+) -> RecordPreference | Refuse | None:
+    """None: nothing to record (a value Meta added after us)."""
+    if not proof_allows(proof, tenant):
+        return Refuse(reason="not signed with the tenant's Meta app secret")
+    opted_out = _MARKETING_CHOICES.get(update.value)
+    return None if opted_out is None else RecordPreference(opted_out=opted_out)
 
 
 def shows_typing(message: InboundMessage, tenant: Tenant) -> bool:
@@ -231,6 +317,7 @@ def holds_back_later_messages(outcome: Outcome) -> bool:
 class Fallback:
     """Groq could not answer: the customer gets the tenant's fallback text; `reason` is recorded."""
 
+    kind: FallbackKind
     reason: str
 
 
@@ -239,8 +326,8 @@ def after_groq_failure(error: GroqError, *, retries_remain: bool) -> Fallback | 
     only when no retry remains or the failure is not one that passes."""
     if isinstance(error, GroqUnavailable) and retries_remain:
         return None
-    kind = "groq rejected" if isinstance(error, GroqRejected) else "groq unavailable"
-    return Fallback(reason=f"{kind}: {error.reason}")
+    kind = FallbackKind.GROQ_REJECTED if isinstance(error, GroqRejected) else FallbackKind.GROQ_UNAVAILABLE
+    return Fallback(kind=kind, reason=f"{kind.description}: {error.reason}")
 
 
 def substitute_model(refusal: GroqRejected, model: str, default_model: str) -> str | None:

@@ -81,6 +81,7 @@ async def generate_reply(
             await services.store.record_model_substitution(
                 tenant, requested=model, substitute=substitute, reason=refusal.reason
             )
+            services.metrics.model_substituted()
             model = substitute
             answer = await _ask_groq(services, groq_config, messages, model, deadline)
     except GroqError as error:
@@ -91,7 +92,9 @@ async def generate_reply(
             "AI response failed, sending fallback text",
             extra={"stage": "groq", "model": model, "reason": fallback.reason, "ms": ms_since(started)},
         )
+        services.metrics.answered(fallback=fallback.kind)
         return ReplyText(text=tenant.assistant.fallback_text, failure=fallback.reason)
+    services.metrics.answered()
     logger.info(
         "AI response generated",
         extra={"stage": "groq", "model": model, "history": len(history), "ms": ms_since(started)},

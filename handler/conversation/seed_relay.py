@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from handler.adapters.metrics import Refusal
 from handler.conversation.answer import answer_message
 from handler.conversation.deliver import generate_reply
 from handler.conversation.seed_request import SeedRequest
@@ -64,6 +65,7 @@ async def _answer_whatsapp(request: SeedRequest, services: Services, deadline: D
                 "could not identify user from provided identifiers",
                 extra={"from": mask_phone(request.phone_number)},
             )
+            services.metrics.message(Outcome.NO_TENANT)
             return _NOT_CONFIGURED
         phone_number_id = tenant.whatsapp.phone_number_id
     message = InboundMessage(
@@ -81,6 +83,7 @@ async def _answer_whatsapp(request: SeedRequest, services: Services, deadline: D
     result = await answer_message(
         message, services, deadline, proof=PayloadProof.seed_relay(), may_retry=False
     )
+    services.metrics.message(result.outcome)
     if result.outcome in (Outcome.NO_TENANT, Outcome.NO_GROQ):
         return _NOT_CONFIGURED
     if result.outcome in (Outcome.DEFERRED, Outcome.RETRY_LATER):
@@ -106,11 +109,13 @@ async def _answer_web(request: SeedRequest, services: Services, deadline: Deadli
             "web chat key rejected",
             extra={"tenant": str(request.web_user_id), "hasKey": request.web_chat_key is not None},
         )
+        services.metrics.refused(Refusal.WEB_CHAT_KEY)
         return _WEB_CHAT_KEY_REJECTED
     if tenant is None or tenant.groq is None:
         logger.warning(
             "no Groq configuration available for web user", extra={"tenant": str(request.web_user_id)}
         )
+        services.metrics.message(Outcome.NO_GROQ)
         return _NOT_CONFIGURED
     inbound_id, history = await services.store.record_web_message(
         tenant, request.conversation_key, request.text
@@ -125,4 +130,5 @@ async def _answer_web(request: SeedRequest, services: Services, deadline: Deadli
             error_title=reply.failure,
         )
         logger.info("request processed successfully")
+    services.metrics.message(Outcome.REPLIED)  # handed back in the response
     return SeedResponse(status_code=200, body={"success": True, "source": "web", "response": reply.text})

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from handler.adapters.graph import WhatsAppMedia, WhatsAppSender
 from handler.adapters.groq import GroqReplies
+from handler.adapters.metrics import NO_METRICS, MetricsRecorder
 from handler.adapters.postgres import ConversationStore
 from handler.adapters.retry import RetryPolicy
 from handler.model import MediaPolicy
@@ -37,6 +38,8 @@ class Services:
     graph_policy: RetryPolicy
     media: WhatsAppMedia  # customers' voice notes and images, fetched with the tenant's token
     media_policy: MediaPolicy = field(default=DEFAULT_MEDIA_POLICY)
+    # Application metrics (EMF lines), written once per invocation by the entry points.
+    metrics: MetricsRecorder = NO_METRICS
     default_groq_model: str = DEFAULT_CHAT_MODEL  # answers when Groq refuses a tenant's model
     # Lambda's MaximumRetryAttempts: a failed asynchronous invocation is tried this many times more,
     # after these delays (seconds) one after the other.

@@ -69,23 +69,38 @@ async def answer_media(
             "media not understood, sending the notice",
             extra={"stage": "media", "reason": verdict.reason, "ms": ms_since(started)},
         )
-        await services.store.record_media_outcome(inbound_id, MediaOutcome.FELL_BACK, reason=verdict.reason)
+        await _record(inbound_id, step.media.kind, MediaOutcome.FELL_BACK, services, reason=verdict.reason)
         return ReplyText(text=plan.notice or "", failure=verdict.reason)
     if isinstance(step, LookAt):
-        await services.store.record_media_outcome(inbound_id, MediaOutcome.SEEN)
+        await _record(inbound_id, step.media.kind, MediaOutcome.SEEN, services)
         return ReplyText(text=answer)
     # The transcript is the customer's message from now on: history, /history and the seed's
     # queries read it. Its answer follows the rules of a text (the fallback text if Groq fails).
-    await services.store.record_media_outcome(inbound_id, MediaOutcome.TRANSCRIBED, content=transcript)
+    await _record(inbound_id, step.media.kind, MediaOutcome.TRANSCRIBED, services, content=transcript)
     return await generate_reply(
         tenant, history, transcript, services, deadline, retries_remain=retries_remain
     )
 
 
-async def record_not_understood(inbound_id: UUID, reason: str, services: Services) -> None:
-    """A voice note or image the plan already knows it cannot understand (its type, the model)."""
+async def record_not_understood(inbound_id: UUID, kind: str, reason: str, services: Services) -> None:
+    """A voice note or image (`kind`: its message type) the plan already knows it cannot understand
+    (its type, the model)."""
     logger.warning("media not understood, sending the notice", extra={"stage": "media", "reason": reason})
-    await services.store.record_media_outcome(inbound_id, MediaOutcome.FELL_BACK, reason=reason)
+    await _record(inbound_id, kind, MediaOutcome.FELL_BACK, services, reason=reason)
+
+
+async def _record(
+    inbound_id: UUID,
+    kind: str,
+    outcome: MediaOutcome,
+    services: Services,
+    *,
+    reason: str | None = None,
+    content: str | None = None,
+) -> None:
+    """The outcome in the message's row (`wa-admin stats` counts those) and in the metrics."""
+    await services.store.record_media_outcome(inbound_id, outcome, reason=reason, content=content)
+    services.metrics.media(kind, outcome)
 
 
 async def _fetch(

@@ -11,6 +11,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
 from infra.sample_events import HANDLER, TEST_APP_SECRET, TEST_VERIFY_TOKEN
+from localrun.settings import quiet_metrics
 
 # Where the forwarder's boto3 client looks for the handler, and what it signs with: a fake
 # account, so no real AWS credential is ever sent to the stand-in.
@@ -51,6 +52,7 @@ def function_environment(
         "PARKING_BUCKET": None,
         "SEED_ROUTE_KEY": None,
         "AWS_LAMBDA_FUNCTION_NAME": None,  # would make our logging take over the root handler's format
+        **quiet_metrics(env),  # the report shows the outcome; EMF lines only unless asked for
     }
     # Tenant secrets under KMS need the operator's own credentials (KMS_KEY_ID set): those stay.
     if not env.get("KMS_KEY_ID", "").strip():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 import asyncpg
 import pytest
@@ -88,10 +89,11 @@ async def test_rotate_without_the_old_key_fails_naming_the_variable_and_changes_
 
 
 async def test_commands_that_store_secrets_name_the_missing_key_variables(
-    cli: Cli, db: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
+    cli: Cli, db: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     await cli("add-tenant", "--email", "a@example.com")
     monkeypatch.delenv("LOCAL_MASTER_KEY")
+    monkeypatch.setenv("APP_DATA_DIR", str(tmp_path))  # no make run key there to adopt
 
     result = await cli("set-groq", "a@example.com", "--api-key-stdin", stdin=GROQ_KEY + "\n")
 

@@ -71,6 +71,8 @@ def handler_environment(
         "VERIFY_TOKEN": "test-verify-token",
         "FORWARDER_HANDLER_SECRET": "test-forwarder-secret",
         "SEED_ROUTE_KEY": SEED_ROUTE_KEY,
+        # The metric lines are checked: never off because a developer's shell has POWERTOOLS_DEV.
+        "POWERTOOLS_METRICS_DISABLED": "false",
     }
     with pytest.MonkeyPatch.context() as patch:
         for name, value in environment.items():

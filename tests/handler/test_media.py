@@ -5,6 +5,8 @@ in the tenant's notice with the reason recorded."""
 
 from __future__ import annotations
 
+import base64
+import logging
 import time
 from collections.abc import Iterator
 
@@ -12,6 +14,7 @@ import asyncpg
 import pytest
 
 from handler.errors import RetryLater
+from shared.logs import JsonFormatter
 from standins import meta
 from standins.graph import GraphStandIn
 from standins.graph_media import StoredMedia
@@ -355,6 +358,63 @@ async def test_every_media_call_is_bounded_by_the_invocations_deadline(
 
     assert time.monotonic() - started < 5.0
     assert (await customer_row(db))["status"] == "received"  # given back for the retry, at once
+
+
+async def test_media_is_never_logged_and_only_its_words_are_stored(
+    db: asyncpg.Connection,
+    container: LambdaContainer,
+    groq: GroqStandIn,
+    graph: GraphStandIn,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    tenant = await add_tenant(db, 1)
+    note, photo = voice_note_of(graph, tenant), photo_of(graph, tenant)
+    groq.transcribe = lambda request: TRANSCRIPT
+    caption = "Vous l'avez en 42 ?"
+
+    with caplog.at_level(logging.DEBUG):
+        await container.invoke(envelope_event(webhook(tenant, voice_note_message(note, sender=CUSTOMER))))
+        await container.invoke(
+            envelope_event(webhook(tenant, image_message(photo, caption, sender=CUSTOMER)))
+        )
+
+    formatter = JsonFormatter()
+    logged = "\n".join(formatter.format(record) for record in caplog.records)
+    assert "voice note transcribed" in logged and len(graph.delivered) == 2  # both went the whole way
+    stored = "\n".join(await db.fetchval("SELECT array_agg(c::text) FROM customer_conversations AS c"))
+    for media in (note, photo):
+        for form in (
+            base64.b64encode(media.data).decode()[:24],
+            media.data.hex()[:24],
+            repr(media.data[:12])[2:-1],
+        ):
+            assert form not in logged
+            assert form not in stored
+    for words in (TRANSCRIPT, caption, tenant.access_token, tenant.groq_key):
+        assert words not in logged
+    assert TRANSCRIPT in stored and f"[image] {caption}" in stored
+
+
+@pytest.mark.parametrize("stage", ["transcription", "vision"])
+async def test_a_slow_failing_groq_on_media_is_bounded_by_the_invocations_deadline(
+    db: asyncpg.Connection, container: LambdaContainer, groq: GroqStandIn, graph: GraphStandIn, stage: str
+) -> None:
+    tenant = await add_tenant(db, 1)
+    if stage == "transcription":
+        groq.fail_transcriptions(None, status=503, delay=0.6)
+        item = voice_note_message(voice_note_of(graph, tenant))
+    else:
+        groq.fail_next(None, status=503, retry_after=None, delay=0.6, model=VISION)
+        item = image_message(photo_of(graph, tenant), "Prix ?")
+    started = time.monotonic()
+
+    with pytest.raises(RetryLater):  # a retry remains: the message waits for it
+        await container.invoke(envelope_event(webhook(tenant, item)), LambdaTestContext(remaining_ms=5_000))
+
+    assert time.monotonic() - started < 5.0
+    calls = groq.transcriptions if stage == "transcription" else groq.requests
+    assert calls and all(call.status == 503 for call in calls)  # it reached Groq, and waited no longer
+    assert graph.delivered == [] and (await customer_row(db))["status"] == "received"
 
 
 # --- tenants ----------------------------------------------------------------------------------

@@ -66,7 +66,7 @@ def test_runtime_dependencies_are_the_base_list_without_extras() -> None:
 
 def test_the_projects_runtime_list_has_the_handlers_libraries_and_no_local_tools() -> None:
     names = requirement_names(runtime_dependencies((PROJECT_ROOT / "pyproject.toml").read_text()))
-    assert {"asyncpg", "mangum", "starlette", "httpx", "groq", "boto3"} <= names
+    assert {"asyncpg", "mangum", "starlette", "httpx", "groq", "boto3", "aws-lambda-powertools"} <= names
     assert not names & {"uvicorn", "pgserver", "pytest", "cfn-lint", "moto"}
 
 
@@ -139,6 +139,7 @@ def test_the_handler_package_holds_its_code_and_runtime_dependencies_only(tmp_pa
     with zipfile.ZipFile(result.path) as archive:
         names = set(archive.namelist())
     assert {"handler/app.py", "handler/__init__.py", "shared/envelope.py", "mangum/__init__.py"} <= names
+    assert "aws_lambda_powertools/metrics/provider/cloudwatch_emf/cloudwatch.py" in names  # the EMF lines
     assert any(n.startswith("asyncpg/protocol/protocol.cpython-313-aarch64-linux-gnu") for n in names)
     assert any(n.startswith("pydantic_core/_pydantic_core.cpython-313-aarch64-linux-gnu") for n in names)
     top_levels = {name.split("/")[0] for name in names}

@@ -33,6 +33,14 @@ from localrun.commands import (
         ("/history 100000", ChatInput(kind=Kind.HISTORY, number=MAX_HISTORY_ROWS)),
         ("/customer +44 7700 900123", ChatInput(kind=Kind.CUSTOMER, text="447700900123")),
         ("/customer 33612345678", ChatInput(kind=Kind.CUSTOMER, text="33612345678")),
+        ("/human  Je m'en occupe, Paul ", ChatInput(kind=Kind.HUMAN, text="Je m'en occupe, Paul")),
+        ("/voice note.ogg", ChatInput(kind=Kind.VOICE, text="note.ogg")),
+        ("/voice ~/Memo.M4A", ChatInput(kind=Kind.VOICE, text="~/Memo.M4A")),
+        ("/image menu.jpg", ChatInput(kind=Kind.IMAGE, text="menu.jpg")),
+        (
+            "/image shoe.png  En stock en 42 ?",
+            ChatInput(kind=Kind.IMAGE, text="shoe.png", caption="En stock en 42 ?"),
+        ),
     ],
 )
 def test_lines_are_parsed(line: str, expected: ChatInput) -> None:
@@ -50,6 +58,12 @@ def test_lines_are_parsed(line: str, expected: ChatInput) -> None:
         ("/customer 12ab", "/customer takes a phone number"),
         ("/customer 12345", "/customer takes a phone number"),
         ("/duplicate now", "/duplicate takes no argument"),
+        ("/human", "/human takes what the business writes"),
+        ("/human   ", "/human takes what the business writes"),
+        ("/voice", "/voice FILE, e.g. /voice note.ogg: give the file to send"),
+        ("/voice note.txt", "/voice takes a .ogg, .opus, .mp3, .m4a, .aac, .amr file, got note.txt"),
+        ("/voice note.ogg hello", "/voice takes one file and no caption"),
+        ("/image menu.gif", "/image takes a .jpg, .jpeg, .png, .webp file"),
     ],
 )
 def test_bad_commands_say_what_is_wrong(line: str, problem: str) -> None:

@@ -23,6 +23,7 @@ from standins import meta
 from standins.server import bind_socket
 from tests.conftest import CreateDatabase
 from tests.localrun.driver import CLEARED, LocalRun, connect_embedded, descendants, is_gone, postmaster_pid
+from tests.media_samples import jpeg_image, ogg_voice_note
 
 READY = "You are customer +33612345678 writing to boulangerie@demo.example"
 
@@ -158,6 +159,107 @@ async def test_switching_tenant_and_customer_reaches_the_other_tenant(
         in (run.stdout)
     )
     assert "there is no tenant 9; /tenant lists them" in run.stdout
+
+
+async def test_the_business_writing_by_hand_makes_the_bot_step_aside_until_resumed(
+    data_dir: Path, runs: list[LocalRun]
+) -> None:
+    run = start(runs, data_dir)
+    await asyncio.to_thread(run.wait_for, lambda line: READY in line, 30)
+
+    human = await asyncio.to_thread(run.command, "/human Bonjour, c'est Paul, je m'en occupe", "ack ")
+    assert "business (by hand)> Bonjour, c'est Paul, je m'en occupe" in human
+    assert any("the bot steps aside for +33612345678 until " in line for line in human)
+    quiet = await asyncio.to_thread(run.command, "Merci Paul", "ack ")
+    assert any("(no reply reached the customer)" in line for line in quiet)
+    assert any("stored, not answered: the business wrote to this customer by hand" in line for line in quiet)
+    history = await asyncio.to_thread(run.command, "/history", "quiet (paused_by_human)")
+    assert any("business  sent" in line and "je m'en occupe" in line for line in history)
+
+    resumed = await asyncio.to_thread(wa_admin, data_dir, "resume", "boulangerie@demo.example", "33612345678")
+    assert resumed.returncode == 0, resumed.stderr
+    answered = await asyncio.to_thread(run.command, "Et le pain ?", "ack ")
+    reply = next(line for line in answered if line.startswith("boulangerie> "))
+    # The business's message and the quiet one are the AI's history.
+    assert "2 earlier messages in context" in reply and reply.endswith("You wrote: Et le pain ?")
+    assert [(r["sender"], r["status"]) for r in await conversation_rows(data_dir)] == [
+        ("business", "sent"),
+        ("user", "quiet"),
+        ("user", "answered"),
+        ("bot", "sent"),
+    ]
+    run.close_input()
+    assert await asyncio.to_thread(run.finish, 30) == 0, run.stderr
+
+
+async def test_a_voice_note_and_a_photo_from_files_are_understood_and_answered(
+    data_dir: Path, runs: list[LocalRun]
+) -> None:
+    files = data_dir.parent
+    (files / "note.ogg").write_bytes(ogg_voice_note(8_000))
+    (files / "shoe.jpg").write_bytes(jpeg_image(4_000))
+    run = start(runs, data_dir)
+    await asyncio.to_thread(run.wait_for, lambda line: READY in line, 30)
+
+    voice = await asyncio.to_thread(run.command, f"/voice {files / 'note.ogg'}", "transcript by")
+    assert "(sent note.ogg, 8,000 bytes, as a voice note)" in voice[1]
+    reply = next(line for line in voice if line.startswith("boulangerie> "))
+    assert reply.endswith("You wrote: [offline Groq stand-in] transcript of voice.ogg (8000 bytes)")
+    timings = next(line for line in voice if "ack " in line)
+    for stage in ("media download ", "transcription ", "Groq ", "send "):
+        assert stage in timings
+    assert voice[-1].endswith(
+        "(transcript by the offline Groq stand-in, which does not listen to the audio; stored as the"
+        " customer's message: [offline Groq stand-in] transcript of voice.ogg (8000 bytes))"
+    )
+    image = await asyncio.to_thread(
+        run.command, f"/image {files / 'shoe.jpg'} En stock en 42 ?", "image shown"
+    )
+    assert any(
+        "You wrote: En stock en 42 ? (I see 1 image: image/jpeg of 4000 bytes)" in line for line in image
+    )
+    assert image[-1].endswith(
+        "(image shown to the offline Groq stand-in, which does not look at it; stored as: [image] En stock en 42 ?)"
+    )
+    history = await asyncio.to_thread(run.command, "/history", "[image] En stock")
+    assert any("(voice note, transcript) [offline Groq stand-in] transcript" in line for line in history)
+
+    assert len(await conversation_rows(data_dir)) == 4  # each file and its reply
+
+    run.send("/quit")
+    run.close_input()
+    assert await asyncio.to_thread(run.finish) == 0, run.stderr
+
+
+async def test_a_file_whatsapp_would_not_send_gets_one_line_and_nothing_is_sent(
+    data_dir: Path, runs: list[LocalRun]
+) -> None:
+    files = data_dir.parent
+    (files / "notes.ogg").write_text("shopping list: bread, milk")
+    with (files / "long.ogg").open("wb") as sparse:
+        sparse.truncate(16 * 1024 * 1024 + 1)
+    (files / "empty.jpg").touch()
+    run = start(runs, data_dir)
+    await asyncio.to_thread(run.wait_for, lambda line: READY in line, 30)
+
+    for line, problem in (
+        (f"/voice {files / 'missing.ogg'}", f"no such file: {files / 'missing.ogg'}; nothing sent"),
+        (f"/voice {files / 'notes.ogg'}", "notes.ogg is not OGG/Opus audio (its first bytes are b'shopping"),
+        (
+            f"/voice {files / 'long.ogg'}",
+            "is 16,777,217 bytes: WhatsApp sends audio up to 16 MB; nothing sent",
+        ),
+        (f"/image {files / 'empty.jpg'} hello", "empty.jpg is empty: nothing sent"),
+        ("/image menu.gif", "/image takes a .jpg, .jpeg, .png, .webp file, got menu.gif"),
+    ):
+        shown = await asyncio.to_thread(run.command, line, problem)
+        assert shown == [f"you> {line}", shown[-1]]  # the echo, then the one line
+    assert await conversation_rows(data_dir) == []
+
+    run.send("/quit")
+    run.close_input()
+    assert await asyncio.to_thread(run.finish) == 0, run.stderr
+    assert "ack " not in run.stdout
 
 
 def wa_admin(data_dir: Path, *argv: str, stdin: str = "") -> subprocess.CompletedProcess[str]:

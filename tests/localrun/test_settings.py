@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from localrun.settings import GroqTarget, LocalSettings
+from localrun.settings import GroqTarget, LocalSettings, quiet_metrics
 from shared.env import ConfigurationError
 
 
@@ -43,3 +43,17 @@ def test_groq_is_real_with_a_demo_key_unless_a_base_url_is_set() -> None:
     custom = LocalSettings.from_env({"DEMO_GROQ_API_KEY": "gsk_x", "GROQ_BASE_URL": "http://127.0.0.1:9"})
     assert custom.groq_target is GroqTarget.CUSTOM
     assert "gsk_x" not in repr(custom)
+
+
+@pytest.mark.parametrize(
+    ("env", "changes"),
+    [
+        ({}, {"POWERTOOLS_METRICS_DISABLED": "true"}),  # off unless asked for
+        ({"POWERTOOLS_METRICS_DISABLED": "false"}, {}),  # asked for: the EMF lines are written
+        ({"POWERTOOLS_DEV": "true"}, {}),  # Powertools' own rule (off) stands
+    ],
+)
+def test_the_handlers_metrics_stay_off_locally_unless_asked_for(
+    env: dict[str, str], changes: dict[str, str]
+) -> None:
+    assert quiet_metrics(env) == changes

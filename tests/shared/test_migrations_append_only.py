@@ -19,6 +19,7 @@ RELEASED = {
     "008_send_retry": "e3bc3a7691893a210866437204c668694f4dbbd7b49297bf7394f56ecb7ffea3",
     "009_lease_takeover": "31b2bc0d0b0369988fae7c88f9b21f7ef936699bbd1dee477271c0ecbfb20f1a",
     "010_voice_notes_and_images": "bd89fd4706484fa50f7dab3bc6c0f591a003b5ccbc4f9625bb97482252ec313f",
+    "011_human_takeover": "e9ce78ee33bbe54ef6842cada7eefc0c7331ae898cd5c82cf4212eac10bcc0c9",
 }
 
 

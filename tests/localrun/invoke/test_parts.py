@@ -106,6 +106,7 @@ def test_the_functions_get_the_test_secrets_and_the_stand_ins_and_nothing_pointi
     )
     assert changes["HANDLER_URL"] is None and changes["PARKING_BUCKET"] is None
     assert changes["AWS_ACCESS_KEY_ID"] == "testing"  # never a real credential sent to the stand-in
+    assert changes["POWERTOOLS_METRICS_DISABLED"] == "true"  # no EMF lines in the report unless asked
     with_kms = function_environment(
         database_url="",
         groq_base_url="",
