@@ -4,7 +4,10 @@ Every piece is its own process on 127.0.0.1: the load generator (bench._loadgen)
 test (uvicorn with uvloop and httptools, one worker), and a zero-latency Lambda Invoke API (the
 stand-in with no function to run). The minimal forwarder (bench._minimal_forwarder) does only the
 signature check and the same boto3 invoke. Each server gets a warm-up, then full load (closed
-loop, many connections), then a fixed 500 webhooks/s (open loop).
+loop, many connections), then a fixed 500 webhooks/s (open loop). The cold start is a fresh
+interpreter's import of forwarder.app and its first webhook (the sample Function URL event), from
+its package alone (built as `make package` builds it, for this machine), configured as the
+template configures the Lambda, next to importing its dependencies alone from the same package.
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ from typing import Any
 import httpx
 
 from bench import Row
+from bench._cold import ColdStart, measure_cold_start, package_here
+from infra.sample_events import TEST_APP_SECRET, load_event
 from standins.meta import BusinessNumber, signed_request, text_webhook
 
 PYTHON = sys.executable
@@ -38,7 +43,9 @@ MEASURE_SECONDS = 5.0
 ROUNDS = 3  # the servers take turns; each figure is the best of its rounds
 CONNECTIONS = 64
 FIXED_RATE = 500.0
-SERVERS = {"minimal": "bench._minimal_forwarder:app", "forwarder": "forwarder.app:app"}
+COLD_RUNS = 11  # fresh interpreters of each kind; the machine is shared, so medians of many
+MINIMAL = "bench._minimal_forwarder"
+SERVERS = {"minimal": f"{MINIMAL}:app", "forwarder": "forwarder.app:app"}
 
 
 def _free_port() -> int:
@@ -168,8 +175,9 @@ def _measure_server(server: _Server, requests: Path) -> dict[str, dict[str, Any]
 def measure() -> dict[str, dict[str, dict[str, Any]]]:
     """{server: {"full": summary, "fixed": summary}} for the minimal and the real forwarder.
 
-    The servers take turns, ROUNDS times; each keeps its best full-load round and its best
-    fixed-rate round, so a burst of other work on the machine penalizes neither.
+    The servers take turns, ROUNDS times; each keeps its best full-load round, its least CPU per
+    webhook at full load and its best fixed-rate round, so a burst of other work on the machine
+    penalizes neither.
     """
     figures: dict[str, dict[str, dict[str, Any]]] = {}
     with tempfile.TemporaryDirectory() as scratch, _lambda_standin() as lambda_url:
@@ -181,11 +189,61 @@ def measure() -> dict[str, dict[str, dict[str, Any]]]:
                 with _uvicorn(app_path, env, directory / f"{name}.log") as server:
                     measured = _measure_server(server, requests)
                 best = figures.setdefault(name, measured)
+                cpu = measured["full"].get("cpu_us_per_request")
+                least_cpu = best["full"].get("cpu_us_per_request")
                 if measured["full"]["rps"] > best["full"]["rps"]:
                     best["full"] = measured["full"]
+                if cpu is not None and least_cpu is not None:
+                    best["full"]["cpu_us_per_request"] = min(cpu, least_cpu)
                 if measured["fixed"]["p99_ms"] < best["fixed"]["p99_ms"]:
                     best["fixed"] = measured["fixed"]
     return figures
+
+
+def measure_cold() -> ColdStart:
+    """The forwarder Lambda's cold start, with the template's settings, against the zero-latency Lambda."""
+    with _lambda_standin() as lambda_url:
+        env = {
+            **_environment(lambda_url),
+            "META_APP_SECRET": TEST_APP_SECRET,
+            "PARKING_BUCKET": "bench-parking",  # as the template sets it; never written to here
+            "AWS_LAMBDA_FUNCTION_NAME": "whatsapp-forwarder",
+        }
+        env.pop("PYTHONPATH", None)
+        event = load_event("function-url-webhook.json")
+        with package_here("forwarder") as package:
+            return measure_cold_start(
+                "forwarder.app", [event], env, reference_app=MINIMAL, runs=COLD_RUNS, package=package
+            )
+
+
+def _cold_rows(cold: ColdStart) -> list[Row]:
+    accepted = all(status == 200 for status in cold.statuses)
+    return [
+        Row(
+            name="forwarder: cold start (import + first webhook) vs importing its dependencies",
+            figure=cold.median_ms,
+            unit="ms",
+            baseline=cold.floor_ms,
+            target="<= 1.1x floor",
+            met=accepted and cold.median_ms <= 1.1 * cold.floor_ms,
+        ),
+        Row(
+            name="forwarder: cold start vs the minimal forwarder's (its imports, a boto3 client, an invoke)",
+            figure=cold.median_ms,
+            unit="ms",
+            baseline=cold.reference_ms,
+            target="<= 1.1x minimal",
+            met=accepted and cold.reference_ms is not None and cold.median_ms <= 1.1 * cold.reference_ms,
+        ),
+        Row(
+            name="forwarder: cold start imports asyncpg, groq, cryptography or httpx",
+            figure=len(cold.loaded & {"asyncpg", "groq", "cryptography", "httpx"}),
+            unit="",
+            target="0",
+            met=not cold.loaded & {"asyncpg", "groq", "cryptography", "httpx"},
+        ),
+    ]
 
 
 def _not_ok(summary: dict[str, Any]) -> int:
@@ -194,9 +252,11 @@ def _not_ok(summary: dict[str, Any]) -> int:
 
 
 def run() -> list[Row]:
+    cold = measure_cold()
     figures = measure()
     real, minimal = figures["forwarder"], figures["minimal"]
     rps, base_rps = real["full"]["rps"], minimal["full"]["rps"]
+    cpu, base_cpu = real["full"].get("cpu_us_per_request"), minimal["full"].get("cpu_us_per_request")
     p99_fixed = real["fixed"]["p99_ms"]
     failures = _not_ok(real["full"]) + _not_ok(real["fixed"])
     prefix = "forwarder: "
@@ -206,8 +266,8 @@ def run() -> list[Row]:
             figure=rps,
             unit="/s",
             baseline=base_rps,
-            target=">= 0.8x minimal",
-            met=rps >= 0.8 * base_rps,
+            target=">= 1.0x minimal",
+            met=rps >= base_rps,
         ),
         Row(
             name=prefix + "webhooks/s, full load, absolute",
@@ -246,9 +306,11 @@ def run() -> list[Row]:
         ),
         Row(
             name=prefix + "CPU per webhook, full load",
-            figure=real["full"].get("cpu_us_per_request", 0.0),
+            figure=cpu if cpu is not None else 0.0,
             unit="us",
-            baseline=minimal["full"].get("cpu_us_per_request"),
+            baseline=base_cpu,
+            target="<= 1.0x minimal",
+            met=None if cpu is None or base_cpu is None else cpu <= base_cpu,
         ),
         Row(
             name=prefix + "answers other than 200",
@@ -257,6 +319,7 @@ def run() -> list[Row]:
             target="0",
             met=failures == 0,
         ),
+        *_cold_rows(cold),
     ]
 
 

@@ -1,7 +1,9 @@
 """Handler benchmark: own time per message, database round trips, connections, cold start.
 
 Groq and Graph are the zero-latency stand-ins, each in its own process; Postgres is real. Own time
-is an invocation's wall time minus the time spent waiting on Groq and Graph.
+is an invocation's wall time minus the time spent waiting on Groq and Graph. The cold start runs
+from the handler's package alone (built as `make package` builds it, for this machine), next to
+importing its dependencies from the same package.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import asyncpg
 import httpx
 
 from bench import Row
+from bench._cold import measure_cold_start, package_here
 from bench._keys import ensure_master_key
 from bench.pgproxy import count_round_trips
 from ops.database import PROJECT_ROOT, data_dir, start_embedded_postgres, with_database
@@ -35,6 +38,7 @@ from tests.media_samples import jpeg_image, ogg_voice_note
 
 PYTHON = sys.executable
 TENANTS = 5
+COLD_RUNS = 7
 # A 10-second WhatsApp voice note (Opus at ~16 kbit/s) and a phone photo as WhatsApp recompresses it.
 VOICE_NOTE_BYTES = 20_000
 PHOTO_BYTES = 200_000
@@ -245,33 +249,6 @@ async def _database_sessions(url: str) -> int:
         await conn.close()
 
 
-def _cold_start_ms(env: dict[str, str], event: dict[str, Any]) -> tuple[float, float]:
-    """Median of three fresh interpreters: import + first invocation, and the dependencies' import."""
-    cold = (
-        "import json, sys, time; t = time.perf_counter(); import handler.app as a;"
-        "r = a.lambda_handler(json.loads(sys.argv[1]), None); print(time.perf_counter() - t)"
-    )
-    deps = (
-        "import time; t = time.perf_counter();"
-        "import starlette.applications, mangum, asyncpg, groq, httpx, boto3;"
-        "import cryptography.hazmat.primitives.ciphers.aead; print(time.perf_counter() - t)"
-    )
-    cold_runs: list[float] = []
-    dep_runs: list[float] = []
-    for _ in range(3):
-        for code, runs, args in ((cold, cold_runs, [json.dumps(event)]), (deps, dep_runs, [])):
-            out = subprocess.run(
-                [PYTHON, "-c", code, *args],
-                cwd=PROJECT_ROOT,
-                env=env,
-                capture_output=True,
-                text=True,
-                check=True,
-            )
-            runs.append(float(out.stdout.strip().splitlines()[-1]) * 1000)
-    return statistics.median(cold_runs), statistics.median(dep_runs)
-
-
 def measure(invocations: int = 1000) -> HandlerFigures:
     ensure_master_key()
     server_url = os.environ.get("DATABASE_URL") or start_embedded_postgres(data_dir() / "bench-postgres")
@@ -318,7 +295,9 @@ def measure(invocations: int = 1000) -> HandlerFigures:
             # The benchmark's own query above opened one session; the handler should open none.
             new_connections = asyncio.run(_database_sessions(url)) - sessions_before - 1
             _check_understood(url, voices=len(own["voice"]), images=len(own["image"]))
-            cold_ms, deps_ms = _cold_start_ms(env, next(_events(numbers, 1)))
+            with package_here("handler") as package:
+                events = list(_events(numbers, COLD_RUNS + 1))
+                cold = measure_cold_start("handler.app", events, env, runs=COLD_RUNS, package=package)
     finally:
         asyncio.run(_drop_database(server_url, url))
     quantiles = statistics.quantiles(own["text"], n=100)
@@ -330,8 +309,8 @@ def measure(invocations: int = 1000) -> HandlerFigures:
         round_trips_per_message=round_trips,
         round_trips_first_message=first_message_round_trips,
         new_connections=new_connections,
-        cold_init_ms=cold_ms,
-        dependency_import_ms=deps_ms,
+        cold_init_ms=cold.median_ms,
+        dependency_import_ms=cold.floor_ms,
         voice_notes=len(own["voice"]),
         voice_own_p50_ms=statistics.median(own["voice"]),
         voice_round_trips=voice_round_trips,

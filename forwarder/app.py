@@ -8,7 +8,6 @@ Mangum); `create_app(settings, transport=...)` builds one from explicit parts fo
 from __future__ import annotations
 
 import gc
-import hmac
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -22,6 +21,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from forwarder.errors import HandoffError
+from forwarder.facts import WebhookFacts, webhook_facts
 from forwarder.health import health
 from forwarder.logbatch import batch_root_output, restore_root_output
 from forwarder.parking import S3Parking
@@ -29,35 +29,40 @@ from forwarder.runtime import LazyRuntime, Runtime, request_runtime
 from forwarder.settings import ForwarderSettings
 from forwarder.split import plan_handoff
 from forwarder.transport import Transport
+from shared.errors import AssistantError, ConfigurationError, Forbidden, InvalidInput, handling_of
 from shared.json_body import MalformedJson, parse_json_body
-from shared.logs import mask_phone
-from shared.signature import META_SIGNATURE_HEADER, SignatureCheck, Verification, verify_signature
+from shared.logs import ms_since
+from shared.signature import (
+    META_SIGNATURE_HEADER,
+    Verification,
+    handshake_challenge,
+    signature_refusal,
+    verify_signature,
+)
 from shared.types import LambdaContext
-from shared.webhook import WebhookBatch, is_whatsapp_payload, parse_webhook
+from shared.webhook import is_whatsapp_payload
 
 logger = logging.getLogger("forwarder")
 
 _OK = PlainTextResponse("EVENT_RECEIVED")
+# No family of the error table: a body we will not read, whatever it holds.
+_TOO_LARGE = PlainTextResponse("payload too large", status_code=413)
+_NOT_LOGGED = WebhookFacts(messages=(), statuses=0)
 
 
 async def verify_subscription(request: Request) -> Response:
     """Meta's handshake: echo `hub.challenge` when the mode and the verify token are right."""
-    runtime = request_runtime(request)
-    expected = runtime.settings.verify_token
+    expected = request_runtime(request).settings.verify_token
     params = request.query_params
-    token = params.get("hub.verify_token", "")
-    if (
-        params.get("hub.mode") == "subscribe"
-        and expected
-        and hmac.compare_digest(token.encode(), expected.encode())
-    ):
+    challenge = handshake_challenge(params, expected)
+    if challenge is not None:
         logger.info("Webhook verified")
-        return PlainTextResponse(params.get("hub.challenge", ""))
+        return PlainTextResponse(challenge)
     logger.warning(
         "Webhook verification failed",
         extra={"mode": params.get("hub.mode", ""), "has_verify_token": bool(expected)},
     )
-    return PlainTextResponse("forbidden", status_code=403)
+    return _refused(Forbidden("webhook verification failed"), "forbidden")
 
 
 async def receive_webhook(request: Request) -> Response:
@@ -91,28 +96,29 @@ async def _verified_body(
     declared = _declared_length(request)
     if declared is not None and declared > limit:
         logger.warning("Rejected webhook: body too large", extra={"content_length": declared, "limit": limit})
-        return PlainTextResponse("payload too large", status_code=413)
+        return _TOO_LARGE
     try:
         body = await _read_body(request, limit)
     except ClientDisconnect:
         logger.warning("Client disconnected before the body arrived")
-        return PlainTextResponse("incomplete body", status_code=400)
+        return _refused(InvalidInput("the body ended early"), "incomplete body")
     if body is None:
         logger.warning("Rejected webhook: body too large", extra={"limit": limit})
-        return PlainTextResponse("payload too large", status_code=413)
+        return _TOO_LARGE
     verification = verify_signature(
         body, request.headers.get(META_SIGNATURE_HEADER), settings.meta_app_secrets
     )
-    check = verification.check
-    if check is SignatureCheck.NO_SECRET:
+    refusal = signature_refusal(verification.check, "META_APP_SECRET")
+    if refusal is None:
+        return body, verification
+    if isinstance(refusal, ConfigurationError):
         logger.error("Cannot verify webhook: META_APP_SECRET is not set")
-        return PlainTextResponse("not configured", status_code=503)
-    if check is not SignatureCheck.VALID:
-        logger.warning(
-            "Rejected webhook: invalid signature", extra={"reason": str(check), "bytes": len(body)}
-        )
-        return PlainTextResponse("invalid signature", status_code=401)
-    return body, verification
+        return _refused(refusal, "not configured")
+    logger.warning(
+        "Rejected webhook: invalid signature",
+        extra={"reason": str(verification.check), "bytes": len(body)},
+    )
+    return _refused(refusal, "invalid signature")
 
 
 def _whatsapp_payload(body: bytes) -> tuple[str, dict[str, Any]] | Response:
@@ -123,7 +129,7 @@ def _whatsapp_payload(body: bytes) -> tuple[str, dict[str, Any]] | Response:
     except (UnicodeDecodeError, MalformedJson) as exc:
         reason = "the body is not UTF-8" if isinstance(exc, UnicodeDecodeError) else str(exc)
         logger.warning("Rejected webhook: malformed JSON", extra={"reason": reason, "bytes": len(body)})
-        return PlainTextResponse("malformed JSON", status_code=400)
+        return _refused(InvalidInput(reason), "malformed JSON")
     # Acknowledged and dropped: Meta would retry anything else forever.
     if not is_whatsapp_payload(payload):
         logger.info(
@@ -150,9 +156,10 @@ async def _hand_off(
     handoff = runtime.handoff
     if handoff is None:
         logger.error("Cannot hand off webhook: no handler target (HANDLER_FUNCTION_NAME or HANDLER_URL)")
-        return PlainTextResponse("not configured", status_code=503)
-    batch = parse_webhook(payload)
-    _log_incoming(batch)
+        return _refused(ConfigurationError("no handler target"), "not configured")
+    # Only the INFO lines read these facts (the handler parses the payload for itself).
+    facts = webhook_facts(payload) if logger.isEnabledFor(logging.INFO) else _NOT_LOGGED
+    _log_incoming(facts)
     planned = plan_handoff(
         text,
         payload,
@@ -165,8 +172,8 @@ async def _hand_off(
         "Forwarding to handler",
         extra={
             "transport": handoff.transport.name,
-            "messages": len(batch.messages),
-            "statuses": len(batch.statuses),
+            "messages": len(facts.messages),
+            "statuses": facts.statuses,
             "bytes": size,
             "parts": len(planned),
         },
@@ -181,21 +188,26 @@ async def _hand_off(
                 "reason": exc.reason,
                 "detail": str(exc),
                 "parts": len(planned),
-                "handoff_ms": _ms_since(started),
+                "handoff_ms": ms_since(started),
             },
         )
-        return PlainTextResponse("hand-off failed, retry later", status_code=503)
+        return _refused(exc, "hand-off failed, retry later")
     logger.info(
         "Webhook handed off",
         extra={
-            "handoff_ms": _ms_since(started),
+            "handoff_ms": ms_since(started),
             "invokes": report.invokes,
             "parked": report.parked,
-            "messages": len(batch.messages),
-            "statuses": len(batch.statuses),
+            "messages": len(facts.messages),
+            "statuses": facts.statuses,
         },
     )
     return _OK
+
+
+def _refused(failure: AssistantError, body: str) -> Response:
+    """`body` with the status of `failure`'s family in the error table (shared/errors.py)."""
+    return PlainTextResponse(body, status_code=handling_of(failure).http_status)
 
 
 def _declared_length(request: Request) -> int | None:
@@ -217,28 +229,15 @@ async def _read_body(request: Request, limit: int) -> bytes | None:
     return b"".join(chunks)
 
 
-def _log_incoming(batch: WebhookBatch) -> None:
+def _log_incoming(facts: WebhookFacts) -> None:
     """The seed's line per message: who wrote to which number, and how much; never what."""
-    for message in batch.messages:
-        logger.info(
-            "Processing incoming message",
-            extra={
-                "phone_number_id": message.phone_number_id,
-                "message_id": message.id,
-                "sender": mask_phone(message.customer_id),
-                "message_type": message.type.value,
-                "text_length": len(message.text or ""),
-            },
-        )
+    for fields in facts.messages:
+        logger.info("Processing incoming message", extra=fields)
 
 
 def _object(payload: object) -> str:
     value = payload.get("object") if isinstance(payload, dict) else None
     return value[:64] if isinstance(value, str) else type(payload).__name__
-
-
-def _ms_since(started: float) -> float:
-    return round((time.perf_counter() - started) * 1000, 2)
 
 
 def create_app(

@@ -10,7 +10,7 @@ from starlette.responses import JSONResponse, Response
 from forwarder.runtime import request_runtime
 from forwarder.settings import HandlerTarget
 from shared import SERVICE_VERSION
-from shared.env import ConfigurationError
+from shared.errors import ConfigurationError, handling_of
 
 logger = logging.getLogger("forwarder")
 
@@ -25,7 +25,8 @@ async def health(request: Request) -> Response:
     except ConfigurationError as exc:
         logger.error("Invalid configuration", extra={"error": str(exc)})
         return JSONResponse(
-            {"status": "unhealthy", "version": _version(), "error": str(exc)}, status_code=503
+            {"status": "unhealthy", "version": _version(), "error": str(exc)},
+            status_code=handling_of(exc).http_status,
         )
     healthy = settings.is_complete
     return JSONResponse(
@@ -38,5 +39,6 @@ async def health(request: Request) -> Response:
                 "hasHandlerTarget": settings.handler_target is not HandlerTarget.NONE,
             },
         },
-        status_code=200 if healthy else 503,
+        # Unhealthy is a setting missing: the status of a configuration error.
+        status_code=200 if healthy else handling_of(ConfigurationError()).http_status,
     )

@@ -1,10 +1,15 @@
-"""Parks a body too big for one Lambda invoke in S3, so that the invoke carries only its location."""
+"""Parks a body too big for one Lambda invoke in S3, so that the invoke carries only its location.
+
+The S3 client is made on the first park, not with the forwarder: few webhooks ever need it, and
+making one (botocore loads its service model and endpoint rules) would add to every cold start.
+"""
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
-from functools import partial
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import boto3
@@ -31,23 +36,40 @@ def parking_key(received_at: float, part: int) -> str:
 
 
 class S3Parking:
-    def __init__(self, bucket: str, client: S3Client, offloader: Offloader, timeout: float) -> None:
+    def __init__(
+        self, bucket: str, make_client: Callable[[], S3Client], offloader: Offloader, timeout: float
+    ) -> None:
         self.bucket = bucket
-        self._client = client
+        self._make_client = make_client
+        self._client: S3Client | None = None
+        self._client_lock = threading.Lock()
         self._offloader = offloader
         self._timeout = timeout
 
     async def park(self, body: bytes, *, received_at: float, part: int) -> ParkedBody:
         """Store `body` as is; return where it is once S3 has it."""
         key = parking_key(received_at, part)
-        put = partial(
-            self._client.put_object, Bucket=self.bucket, Key=key, Body=body, ContentType="application/json"
-        )
+
+        def put() -> None:
+            self._connected().put_object(
+                Bucket=self.bucket, Key=key, Body=body, ContentType="application/json"
+            )
+
         try:
             await self._offloader.run(put, timeout=self._timeout)
         except (TimeoutError, BotoCoreError, ClientError) as exc:
             raise ParkingFailed(type(exc).__name__) from exc
         return ParkedBody(bucket=self.bucket, key=key)
 
+    def _connected(self) -> S3Client:
+        """The client, made by the first caller (on an offloader thread: making one blocks)."""
+        with self._client_lock:
+            if self._client is None:
+                self._client = self._make_client()
+            return self._client
+
     async def aclose(self) -> None:
-        self._client.close()
+        with self._client_lock:
+            client, self._client = self._client, None
+        if client is not None:
+            client.close()

@@ -9,15 +9,16 @@ from __future__ import annotations
 import sys
 import threading
 from dataclasses import dataclass
+from functools import partial
 
-import httpx
 from starlette.requests import Request
 
 from forwarder.handoff import Handoff
 from forwarder.offload import Offloader
 from forwarder.parking import S3Parking, s3_client
 from forwarder.settings import ForwarderSettings, HandlerTarget
-from forwarder.transport import HttpTransport, LambdaTransport, Transport, lambda_client
+from forwarder.transport import LambdaTransport, Transport, lambda_client
+from shared.env import ConfigurationError
 from shared.logs import configure_logging
 
 
@@ -47,8 +48,10 @@ def build_runtime(
     if transport is None:
         transport = _transport_for(settings, offloader)
     if parking is None and settings.parking_bucket and offloader is not None:
-        client = s3_client(timeout=settings.handoff_timeout_seconds, pool_size=settings.handoff_concurrency)
-        parking = S3Parking(settings.parking_bucket, client, offloader, settings.handoff_timeout_seconds)
+        make_client = partial(
+            s3_client, timeout=settings.handoff_timeout_seconds, pool_size=settings.handoff_concurrency
+        )
+        parking = S3Parking(settings.parking_bucket, make_client, offloader, settings.handoff_timeout_seconds)
     handoff = Handoff(transport, parking) if transport is not None else None
     # Only a Lambda invoke has a size limit; the development handler takes any body we accept.
     limited = transport is not None and transport.name == LambdaTransport.name
@@ -71,12 +74,18 @@ def _transport_for(settings: ForwarderSettings, offloader: Offloader | None) -> 
                 settings.handler_function_name, client, offloader, settings.handoff_timeout_seconds
             )
         case HandlerTarget.HTTP:
-            http = httpx.AsyncClient(limits=httpx.Limits(max_connections=settings.handoff_concurrency))
-            return HttpTransport(
+            try:
+                from forwarder.http_transport import http_transport  # development only: needs httpx
+            except ImportError as exc:
+                raise ConfigurationError(
+                    f"HANDLER_URL is the development hand-off and needs {exc.name}; a Lambda hands off"
+                    " with HANDLER_FUNCTION_NAME"
+                ) from None
+            return http_transport(
                 settings.handler_url,
                 settings.forwarder_handler_secret,
-                http,
-                settings.http_handoff_timeout_seconds,
+                timeout=settings.http_handoff_timeout_seconds,
+                concurrency=settings.handoff_concurrency,
             )
         case HandlerTarget.NONE:
             return None

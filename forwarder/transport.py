@@ -1,7 +1,8 @@
-"""The two ways an envelope reaches the handler: an asynchronous Lambda invoke, or an HTTP POST (development).
+"""How an envelope reaches the handler: the `Transport` protocol, and the asynchronous Lambda invoke.
 
 Each transport's `deliver` returns only once the handler side accepted the envelope, and raises a
-`HandoffError` otherwise; nothing else escapes it.
+`HandoffError` otherwise; nothing else escapes it. The development transport (an HTTP POST) is
+`forwarder.http_transport`, imported only when it is configured.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from functools import partial
 from typing import TYPE_CHECKING, Protocol
 
 import boto3
-import httpx
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError
 
@@ -22,7 +22,6 @@ from forwarder.errors import (
     HandoffUnreachable,
 )
 from forwarder.offload import Offloader
-from shared.signature import FORWARDER_SIGNATURE_HEADER, sign
 
 if TYPE_CHECKING:
     from types_boto3_lambda import LambdaClient
@@ -101,36 +100,3 @@ def _client_error(exc: ClientError) -> HandoffError:
     if code in _THROTTLED_CODES or status == 429:
         return HandoffThrottled(code or "429")
     return HandoffRejected(code or f"status {status}")
-
-
-class HttpTransport:
-    """POST to the development handler, authenticated by `x-forwarder-signature-256`; any 2xx accepts."""
-
-    name = "http"
-
-    def __init__(self, url: str, secret: str, client: httpx.AsyncClient, timeout: float) -> None:
-        self._url = url
-        self._secret = secret
-        self._client = client
-        self._timeout = timeout
-
-    async def deliver(self, envelope: bytes) -> None:
-        headers = {
-            "content-type": "application/json",
-            FORWARDER_SIGNATURE_HEADER: sign(self._secret, envelope),
-        }
-        try:
-            response = await self._client.post(
-                self._url, content=envelope, headers=headers, timeout=self._timeout
-            )
-        except httpx.TimeoutException as exc:
-            raise HandoffTimedOut(type(exc).__name__) from exc
-        except httpx.HTTPError as exc:
-            raise HandoffUnreachable(type(exc).__name__) from exc
-        if response.status_code == 429:
-            raise HandoffThrottled("429")
-        if not response.is_success:
-            raise HandoffRejected(f"status {response.status_code}")
-
-    async def aclose(self) -> None:
-        await self._client.aclose()

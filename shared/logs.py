@@ -7,16 +7,16 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
+from itertools import islice
 from types import MappingProxyType
 from typing import Any
 
 # Attributes every LogRecord has; anything else on a record came from `extra=` and is a field.
-_STANDARD_ATTRIBUTES = frozenset(
-    vars(logging.LogRecord("", 0, "", 0, "", None, None)).keys() | {"message", "asctime", "taskName"}
-)
+_OWN_ATTRIBUTES = tuple(vars(logging.LogRecord("", 0, "", 0, "", None, None)))
+_STANDARD_ATTRIBUTES = frozenset(_OWN_ATTRIBUTES) | {"message", "asctime", "taskName"}
 
 
 def mask_phone(phone: str | None) -> str:
@@ -32,6 +32,11 @@ def mask_phone(phone: str | None) -> str:
 def ms_since(started: float) -> float:
     """Milliseconds since `started` (a `time.perf_counter()` reading), for a log line's timing."""
     return round((time.perf_counter() - started) * 1000, 2)
+
+
+# Built once: `json.dumps` with options builds an encoder per call, and the forwarder logs per webhook.
+_ENCODE = json.JSONEncoder(default=str, ensure_ascii=False).encode
+_ENCODE_ASCII = json.JSONEncoder(default=str).encode
 
 
 # Fields every line logged within a `log_context` carries (the Lambda request, the message being
@@ -65,25 +70,50 @@ class JsonFormatter(logging.Formatter):
     """One JSON object per line: level, logger, message, the bound fields, and every `extra=` field."""
 
     def format(self, record: logging.LogRecord) -> str:
+        fields = vars(record)
         entry: dict[str, Any] = {
-            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-            + f".{int(record.msecs):03d}Z",
+            "ts": _timestamp(record.created, record.msecs),
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
-            **getattr(record, "_bound", {}),
+            **fields.get("_bound", _NOTHING_BOUND),
         }
-        for key, value in vars(record).items():
+        for key, value in _extra_items(fields):
             if key not in _STANDARD_ATTRIBUTES and not key.startswith("_"):
                 entry[key] = value
         if record.exc_info and record.exc_info[0] is not None:
             entry["error_type"] = record.exc_info[0].__name__
-        line = json.dumps(entry, default=str, ensure_ascii=False)
+        line = _ENCODE(entry)
+        if line.isascii():  # the usual line; only one with other characters may hold a lone surrogate
+            return line
         try:
             line.encode("utf-8")
         except UnicodeEncodeError:  # a lone surrogate (half an emoji): a line no stream could write
-            line = json.dumps(entry, default=str)
+            line = _ENCODE_ASCII(entry)
         return line
+
+
+def _extra_items(fields: dict[str, Any]) -> Iterable[tuple[str, Any]]:
+    """The record's items past LogRecord's own attributes, which it sets first (one check says so);
+    every item when something else came first."""
+    count = len(_OWN_ATTRIBUTES)
+    if next(islice(fields, count - 1, None), None) == _OWN_ATTRIBUTES[-1]:
+        return islice(fields.items(), count, None)
+    return fields.items()
+
+
+_last_second: tuple[int, str] = (-1, "")  # the last second formatted, and its text
+
+
+def _timestamp(created: float, msecs: float) -> str:
+    """`created` as ISO 8601 UTC with milliseconds; the second's text is made once per second."""
+    global _last_second
+    second = int(created)
+    last = _last_second
+    if last[0] != second:
+        last = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)))
+        _last_second = last  # one assignment: a thread reads the old pair or the new, never half
+    return f"{last[1]}.{int(msecs):03d}Z"
 
 
 def _with_bound_fields(factory: Callable[..., logging.LogRecord]) -> Callable[..., logging.LogRecord]:

@@ -253,24 +253,18 @@ def parse_webhook(payload: object) -> WebhookBatch:
         if isinstance(change_field, str) and change_field in _OTHER_FIELDS and isinstance(value, Mapping):
             others.parse(change_field, value, skipped)
             continue
-        if change_field != "messages" or not isinstance(value, Mapping):
-            skipped.append(Skipped(reason="not a messages change", field=str(change_field)))
+        opened = open_messages_change(change)
+        if isinstance(opened, Skipped):
+            skipped.append(opened)
             continue
-        metadata = value.get("metadata")
-        phone_number_id = _text(metadata.get("phone_number_id")) if isinstance(metadata, Mapping) else ""
-        if not phone_number_id:
-            skipped.append(Skipped(reason="change without metadata.phone_number_id", field="messages"))
-            continue
-        if not is_identifier(phone_number_id, MAX_PHONE_NUMBER_ID_LENGTH):
-            skipped.append(Skipped(reason="metadata.phone_number_id is not a storable id", field="messages"))
-            continue
-        for raw in _objects(value.get("messages")):
+        phone_number_id, value = opened
+        for raw in objects_in(value.get("messages")):
             parsed = _parse_message(raw, phone_number_id)
             if isinstance(parsed, Skipped):
                 skipped.append(parsed)
             else:
                 messages.append(parsed)
-        for raw in _objects(value.get("statuses")):
+        for raw in objects_in(value.get("statuses")):
             status = _parse_status(raw, phone_number_id)
             if isinstance(status, Skipped):
                 skipped.append(status)
@@ -286,16 +280,45 @@ def parse_webhook(payload: object) -> WebhookBatch:
     )
 
 
-def _parse_message(raw: Mapping[str, Any], phone_number_id: str) -> InboundMessage | Skipped:
-    message_id = _text(raw.get("id"))
-    phone, user_id = _text(raw.get("from")), _text(raw.get("from_user_id"))
+def open_messages_change(change: Mapping[str, Any]) -> tuple[str, Mapping[str, Any]] | Skipped:
+    """A `messages` change's business number and value, or why the whole change is skipped."""
+    change_field = change.get("field")
+    value = change.get("value")
+    if change_field != "messages" or not isinstance(value, Mapping):
+        return Skipped(reason="not a messages change", field=str(change_field))
+    phone_number_id = _business_number(value, "messages")
+    if isinstance(phone_number_id, Skipped):
+        return phone_number_id
+    return phone_number_id, value
+
+
+def message_refusal(message_id: str, phone: str, user_id: str) -> str | None:
+    """Why a message with these (trimmed) ids is skipped, or None when it is kept."""
     if not message_id or not (phone or user_id):
-        return Skipped(reason="message without id or sender", field="messages")
+        return "message without id or sender"
     if not is_identifier(message_id, MAX_MESSAGE_ID_LENGTH):
-        return Skipped(reason="message id is not a storable WhatsApp id", field="messages")
+        return "message id is not a storable WhatsApp id"
     if any(sender and not is_identifier(sender, MAX_CUSTOMER_ID_LENGTH) for sender in (phone, user_id)):
-        return Skipped(reason="sender is not a storable WhatsApp id", field="messages")
-    message_type = MessageType(_text(raw.get("type")) or "unknown")
+        return "sender is not a storable WhatsApp id"
+    return None
+
+
+def status_refusal(message_id: str) -> str | None:
+    """Why a status about the (trimmed) message id is skipped, or None when it is kept."""
+    if not message_id:
+        return "status without message id"
+    if not is_identifier(message_id, MAX_MESSAGE_ID_LENGTH):
+        return "status message id is not a storable WhatsApp id"
+    return None
+
+
+def _parse_message(raw: Mapping[str, Any], phone_number_id: str) -> InboundMessage | Skipped:
+    message_id = text_field(raw.get("id"))
+    phone, user_id = text_field(raw.get("from")), text_field(raw.get("from_user_id"))
+    refusal = message_refusal(message_id, phone, user_id)
+    if refusal is not None:
+        return Skipped(reason=refusal, field="messages")
+    message_type = MessageType(text_field(raw.get("type")) or "unknown")
     return InboundMessage(
         id=message_id,
         phone_number_id=phone_number_id,
@@ -303,7 +326,7 @@ def _parse_message(raw: Mapping[str, Any], phone_number_id: str) -> InboundMessa
         customer_user_id=user_id or None,
         type=message_type,
         timestamp=_timestamp(raw.get("timestamp")),
-        text=_readable_text(message_type, raw),
+        text=readable_text(message_type, raw),
         reply_payload=_reply_payload(message_type, raw),
         raw=raw,
         media=parse_media(message_type.value, raw),
@@ -311,7 +334,7 @@ def _parse_message(raw: Mapping[str, Any], phone_number_id: str) -> InboundMessa
     )
 
 
-def _readable_text(message_type: MessageType, raw: Mapping[str, Any]) -> str | None:
+def readable_text(message_type: MessageType, raw: Mapping[str, Any]) -> str | None:
     """The words a customer sent: a text body, or the title of the button or list row they chose."""
     if message_type is MessageType.TEXT:
         return _nested_text(raw, "text", "body")
@@ -341,32 +364,35 @@ def _reply_payload(message_type: MessageType, raw: Mapping[str, Any]) -> str | N
 
 
 def _parse_status(raw: Mapping[str, Any], phone_number_id: str) -> StatusUpdate | Skipped:
-    message_id = _text(raw.get("id"))
-    if not message_id:
-        return Skipped(reason="status without message id", field="statuses")
-    if not is_identifier(message_id, MAX_MESSAGE_ID_LENGTH):
-        return Skipped(reason="status message id is not a storable WhatsApp id", field="statuses")
+    message_id = text_field(raw.get("id"))
+    refusal = status_refusal(message_id)
+    if refusal is not None:
+        return Skipped(reason=refusal, field="statuses")
     errors = tuple(
-        GraphErrorDetail(code=_error_code(error.get("code")), title=storable_text(_text(error.get("title"))))
-        for error in _objects(raw.get("errors"))
+        GraphErrorDetail(
+            code=_error_code(error.get("code")), title=storable_text(text_field(error.get("title")))
+        )
+        for error in objects_in(raw.get("errors"))
     )
     return StatusUpdate(
         message_id=message_id,
         phone_number_id=phone_number_id,
-        recipient=_text(raw.get("recipient_id")),
-        recipient_user_id=_text(raw.get("recipient_user_id")),
-        status=DeliveryStatus(_text(raw.get("status")) or "unknown"),
+        recipient=text_field(raw.get("recipient_id")),
+        recipient_user_id=text_field(raw.get("recipient_user_id")),
+        status=DeliveryStatus(text_field(raw.get("status")) or "unknown"),
         timestamp=_timestamp(raw.get("timestamp")),
         errors=errors,
     )
 
 
-def _objects(value: object) -> Iterator[Mapping[str, Any]]:
+def objects_in(value: object) -> Iterator[Mapping[str, Any]]:
+    """The objects of a JSON list (anything else in it, or a non-list, gives none)."""
     if isinstance(value, list):
         yield from (item for item in value if isinstance(item, Mapping))
 
 
-def _text(value: object) -> str:
+def text_field(value: object) -> str:
+    """A JSON string field, trimmed; anything else is empty."""
     return value.strip() if isinstance(value, str) else ""
 
 
@@ -443,7 +469,7 @@ class _OtherFields:
 
 def _business_number(value: Mapping[str, Any], change_field: str) -> str | Skipped:
     metadata = value.get("metadata")
-    phone_number_id = _text(metadata.get("phone_number_id")) if isinstance(metadata, Mapping) else ""
+    phone_number_id = text_field(metadata.get("phone_number_id")) if isinstance(metadata, Mapping) else ""
     if not phone_number_id:
         return Skipped(reason="change without metadata.phone_number_id", field=change_field)
     if not is_identifier(phone_number_id, MAX_PHONE_NUMBER_ID_LENGTH):
@@ -462,34 +488,34 @@ def _storable_customer(*ids: str) -> bool:
 
 
 def _parse_echoes(value: Mapping[str, Any], phone_number_id: str) -> Iterator[OtherItem]:
-    for raw in _objects(value.get("message_echoes")):
+    for raw in objects_in(value.get("message_echoes")):
         yield _parse_echo(raw, phone_number_id)
 
 
 def _parse_echo(raw: Mapping[str, Any], phone_number_id: str) -> BusinessEcho | Skipped:
-    echo_id = _text(raw.get("id"))
-    phone, user_id = _customer_number(_text(raw.get("to"))), _text(raw.get("to_user_id"))
+    echo_id = text_field(raw.get("id"))
+    phone, user_id = _customer_number(text_field(raw.get("to"))), text_field(raw.get("to_user_id"))
     if not echo_id or not (phone or user_id):
         return Skipped(reason="message echo without id or customer", field=ECHOES_FIELD)
     if not is_identifier(echo_id, MAX_MESSAGE_ID_LENGTH):
         return Skipped(reason="message echo id is not a storable WhatsApp id", field=ECHOES_FIELD)
     if not _storable_customer(phone, user_id):
         return Skipped(reason="echo recipient is not a storable WhatsApp id", field=ECHOES_FIELD)
-    raw_type = _text(raw.get("type"))
+    raw_type = text_field(raw.get("type"))
     kind = EchoKind(raw_type) if raw_type in (EchoKind.EDIT, EchoKind.REVOKE) else EchoKind.MESSAGE
     shown: Mapping[str, Any] = raw
     original_id = None
     if kind is not EchoKind.MESSAGE:
         change = raw.get(raw_type)
         change = change if isinstance(change, Mapping) else {}
-        original_id = _text(change.get("original_message_id"))
+        original_id = text_field(change.get("original_message_id"))
         if not is_identifier(original_id, MAX_MESSAGE_ID_LENGTH):
             return Skipped(
                 reason=f"{raw_type} echo without a storable original_message_id", field=ECHOES_FIELD
             )
         edited = change.get("message")
         shown = edited if isinstance(edited, Mapping) else {}
-    message_type = MessageType(_text(shown.get("type")) or "unknown")
+    message_type = MessageType(text_field(shown.get("type")) or "unknown")
     return BusinessEcho(
         id=echo_id,
         phone_number_id=phone_number_id,
@@ -513,8 +539,8 @@ def _echo_text(message_type: MessageType, shown: Mapping[str, Any]) -> str | Non
 
 
 def _parse_preferences(value: Mapping[str, Any], phone_number_id: str) -> Iterator[OtherItem]:
-    for raw in _objects(value.get("user_preferences")):
-        phone, user_id = _customer_number(_text(raw.get("wa_id"))), _text(raw.get("user_id"))
+    for raw in objects_in(value.get("user_preferences")):
+        phone, user_id = _customer_number(text_field(raw.get("wa_id"))), text_field(raw.get("user_id"))
         if not (phone or user_id):
             yield Skipped(reason="preference without wa_id or user_id", field=PREFERENCES_FIELD)
         elif not _storable_customer(phone, user_id):
@@ -524,18 +550,18 @@ def _parse_preferences(value: Mapping[str, Any], phone_number_id: str) -> Iterat
                 phone_number_id=phone_number_id,
                 customer_phone=phone or None,
                 customer_user_id=user_id or None,
-                category=storable_text(_text(raw.get("category")))[:64],
-                value=PreferenceValue(_text(raw.get("value")) or "unknown"),
-                detail=storable_text(_text(raw.get("detail")))[:200],
+                category=storable_text(text_field(raw.get("category")))[:64],
+                value=PreferenceValue(text_field(raw.get("value")) or "unknown"),
+                detail=storable_text(text_field(raw.get("detail")))[:200],
                 timestamp=_timestamp(raw.get("timestamp")),
             )
 
 
 def _parse_history(value: Mapping[str, Any], phone_number_id: str) -> Iterator[OtherItem]:
-    for chunk in _objects(value.get("history")):
+    for chunk in objects_in(value.get("history")):
         metadata = chunk.get("metadata")
         metadata = metadata if isinstance(metadata, Mapping) else {}
-        messages = sum(len(list(_objects(t.get("messages")))) for t in _objects(chunk.get("threads")))
+        messages = sum(len(list(objects_in(t.get("messages")))) for t in objects_in(chunk.get("threads")))
         yield AppSync(
             field=HISTORY_FIELD,
             phone_number_id=phone_number_id,
@@ -543,12 +569,12 @@ def _parse_history(value: Mapping[str, Any], phone_number_id: str) -> Iterator[O
             phase=_int(metadata.get("phase")),
             chunk_order=_int(metadata.get("chunk_order")),
             progress=_int(metadata.get("progress")),
-            errors=len(list(_objects(chunk.get("errors")))),
+            errors=len(list(objects_in(chunk.get("errors")))),
         )
 
 
 def _parse_state_sync(value: Mapping[str, Any], phone_number_id: str) -> Iterator[OtherItem]:
-    contacts = len(list(_objects(value.get("state_sync"))))
+    contacts = len(list(objects_in(value.get("state_sync"))))
     yield AppSync(field=STATE_SYNC_FIELD, phone_number_id=phone_number_id, items=contacts)
 
 

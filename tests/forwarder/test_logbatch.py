@@ -76,6 +76,23 @@ def test_the_root_output_is_swapped_and_restored(root_handlers: None) -> None:
     assert json.loads(stream.getvalue())["k"] == 1
 
 
+def test_while_batched_records_skip_the_details_no_line_shows(root_handlers: None) -> None:
+    stream = io.StringIO()
+    direct = logging.StreamHandler(stream)
+    direct.setFormatter(JsonFormatter())
+    logging.getLogger().handlers = [direct]
+    before = (logging.logThreads, logging.logProcesses, logging._srcfile)
+
+    batched = batch_root_output(interval=60)
+    assert batched is not None
+    made = logging.getLogger("forwarder").makeRecord("forwarder", logging.INFO, "", 0, "m", (), None)
+    during = (logging.logThreads, logging.logProcesses, logging._srcfile)
+    restore_root_output(*batched)
+
+    assert (made.thread, made.process) == (None, None) and during == (False, False, None)
+    assert (logging.logThreads, logging.logProcesses, logging._srcfile) == before
+
+
 def test_nothing_changes_without_our_json_handler(root_handlers: None) -> None:
     plain = logging.StreamHandler(io.StringIO())
     logging.getLogger().handlers = [plain]

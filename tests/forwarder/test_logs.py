@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+from typing import NoReturn
 
 import httpx
 import pytest
 
+import forwarder.app as forwarder_app
 from shared.logs import JsonFormatter, mask_phone
 from standins.lambda_invoke import LambdaInvokeStandin
 from standins.meta import (
@@ -80,3 +82,25 @@ def test_no_log_line_carries_a_secret_a_token_a_number_or_a_text(
     assert len(lines) >= 6
     for forbidden in (*APP_SECRETS, VERIFY_TOKEN, SECRET_TEXT, CUSTOMER, headers["x-hub-signature-256"]):
         assert not any(forbidden in line for line in lines), forbidden
+
+
+def test_without_info_lines_the_payload_is_handed_off_without_being_parsed_for_them(
+    client: httpx.Client,
+    forwarder: LiveServer,
+    lambda_standin: LambdaInvokeStandin,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def refuse(payload: object) -> NoReturn:
+        raise AssertionError("parsed only for log lines that are not written")
+
+    monkeypatch.setattr(forwarder_app, "webhook_facts", refuse)
+    caplog.set_level(logging.WARNING, logger="forwarder")
+    body, headers = signed_request(
+        webhook_payload(messages_change(text_message("Bonjour", sender=CUSTOMER), business=SHOP)),
+        APP_SECRETS[0],
+    )
+
+    assert client.post(f"{forwarder.url}/webhook", content=body, headers=headers).status_code == 200
+    assert len(lambda_standin.accepted) == 1
+    assert log_records(caplog, "Webhook handed off") == []
