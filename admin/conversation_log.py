@@ -42,10 +42,11 @@ LIMIT $2
 
 # As the handler's conversation_history reads turns (migrations/008): each reply right after the
 # message it answers, a split reply's parts in their order; the last `$3` rows, oldest first.
-_CONVERSATION_ROWS = """
-SELECT created_at, sender, status, quiet_reason, error_title, content
+# `make run`'s /history reads them the same way (localrun/conversations.py).
+CONVERSATION_TURNS = """
+SELECT created_at, sender, status, quiet_reason, error_title, content, media_outcome
 FROM (
-    SELECT c.created_at, c.sender, c.status, c.quiet_reason, c.error_title, c.content, c.id,
+    SELECT c.created_at, c.sender, c.status, c.quiet_reason, c.error_title, c.content, c.media_outcome, c.id,
            coalesce(asked.created_at, c.created_at) AS turn_at,
            c.reply_to IS NOT NULL AS is_reply, coalesce(c.reply_part, -1) AS part
     FROM customer_conversations AS c
@@ -105,7 +106,7 @@ async def conversation(conn: asyncpg.Connection, tenant: Tenant, key: str, limit
             error_title=row["error_title"],
             content=row["content"],
         )
-        for row in await conn.fetch(_CONVERSATION_ROWS, tenant.id, key, limit)
+        for row in await conn.fetch(CONVERSATION_TURNS, tenant.id, key, limit)
     )
     state = await conn.fetchrow(_CONVERSATION_STATE, tenant.id, key)
     assert state is not None

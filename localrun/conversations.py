@@ -10,6 +10,7 @@ from uuid import UUID
 
 import asyncpg
 
+from admin.conversation_log import CONVERSATION_TURNS
 from shared.env import ConfigurationError
 from standins.meta import BusinessNumber
 from tenant_secrets.master_keys import Keyring, MasterKeyError
@@ -64,23 +65,6 @@ SELECT u.id, u.email, w.phone_number_id, w.access_token
 FROM auth.users AS u
 JOIN user_whatsapp_config AS w ON w.user_id = u.id AND w.is_active
 ORDER BY u.created_at, u.email NULLS LAST, u.id
-"""
-
-# Read as turns, as the handler's conversation_history (migrations/008): each reply right after
-# the message it answers, the parts of a split reply in their order (they share one created_at).
-_HISTORY = """
-SELECT created_at, sender, status, content, error_title, media_outcome, quiet_reason
-FROM (
-    SELECT c.created_at, c.sender, c.status, c.content, c.error_title, c.media_outcome, c.quiet_reason, c.id,
-           coalesce(asked.created_at, c.created_at) AS turn_at,
-           c.reply_to IS NOT NULL AS is_reply, coalesce(c.reply_part, -1) AS part
-    FROM customer_conversations AS c
-    LEFT JOIN customer_conversations AS asked ON asked.id = c.reply_to
-    WHERE c.user_id = $1 AND c.phone_number = $2
-    ORDER BY turn_at DESC, is_reply DESC, part DESC, c.created_at DESC, c.id DESC
-    LIMIT $3
-) AS recent
-ORDER BY turn_at, is_reply, part, created_at, id
 """
 
 _REPLY_STATUSES = """
@@ -155,7 +139,7 @@ async def history(
     conn: asyncpg.Connection, tenant: ChatTenant, customer: str, limit: int
 ) -> list[StoredMessage]:
     """The customer's last `limit` rows with the tenant, oldest first."""
-    rows = await conn.fetch(_HISTORY, tenant.user_id, customer, limit)
+    rows = await conn.fetch(CONVERSATION_TURNS, tenant.user_id, customer, limit)
     return [
         StoredMessage(
             created_at=row["created_at"],
