@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from uuid import UUID
 
 import asyncpg
 
@@ -42,8 +43,8 @@ LIMIT $2
 
 # As the handler's conversation_history reads turns (migrations/008): each reply right after the
 # message it answers, a split reply's parts in their order; the last `$3` rows, oldest first.
-# `make run`'s /history reads them the same way (localrun/conversations.py).
-CONVERSATION_TURNS = """
+# `make run`'s /history reads them through `conversation_turns` too.
+_CONVERSATION_TURNS = """
 SELECT created_at, sender, status, quiet_reason, error_title, content, media_outcome
 FROM (
     SELECT c.created_at, c.sender, c.status, c.quiet_reason, c.error_title, c.content, c.media_outcome, c.id,
@@ -96,18 +97,27 @@ LEFT JOIN customer_opt_outs AS o ON o.user_id = $1 AND o.customer_key = $2 AND o
 """
 
 
-async def conversation(conn: asyncpg.Connection, tenant: Tenant, key: str, limit: int) -> Conversation:
-    rows = tuple(
-        ConversationRow(
-            created_at=row["created_at"],
-            sender=row["sender"],
-            status=row["status"],
-            quiet_reason=row["quiet_reason"],
-            error_title=row["error_title"],
-            content=row["content"],
-        )
-        for row in await conn.fetch(CONVERSATION_TURNS, tenant.id, key, limit)
+def conversation_row(row: asyncpg.Record) -> ConversationRow:
+    return ConversationRow(
+        created_at=row["created_at"],
+        sender=row["sender"],
+        status=row["status"],
+        quiet_reason=row["quiet_reason"],
+        error_title=row["error_title"],
+        content=row["content"],
+        media_outcome=row["media_outcome"],
     )
+
+
+async def conversation_turns(
+    conn: asyncpg.Connection, user_id: UUID, key: str, limit: int
+) -> tuple[ConversationRow, ...]:
+    """The last `limit` rows of the conversation, oldest first, as the handler reads turns."""
+    return tuple(conversation_row(row) for row in await conn.fetch(_CONVERSATION_TURNS, user_id, key, limit))
+
+
+async def conversation(conn: asyncpg.Connection, tenant: Tenant, key: str, limit: int) -> Conversation:
+    rows = await conversation_turns(conn, tenant.id, key, limit)
     state = await conn.fetchrow(_CONVERSATION_STATE, tenant.id, key)
     assert state is not None
     return Conversation(

@@ -176,14 +176,15 @@ class ConversationSummary:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ConversationRow:
-    """One row of a conversation as stored, for `conversations TENANT CUSTOMER`."""
+    """One row of a conversation as stored (`conversations TENANT CUSTOMER`, make run's /history)."""
 
     created_at: datetime
     sender: str | None
     status: str | None
-    quiet_reason: str | None
+    quiet_reason: str | None  # why a customer message was not answered (migrations/011)
     error_title: str | None
     content: str | None
+    media_outcome: str | None = None  # a voice note or image: transcribed, seen, fell_back
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

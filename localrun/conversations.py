@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from uuid import UUID
 
 import asyncpg
 
-from admin.conversation_log import CONVERSATION_TURNS
+from admin.conversation_log import conversation_row, conversation_turns
+from admin.records import ConversationPause, ConversationRow
 from shared.env import ConfigurationError
 from standins.meta import BusinessNumber
 from tenant_secrets.master_keys import Keyring, MasterKeyError
@@ -41,25 +41,6 @@ class ChatTenant:
         )
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class StoredMessage:
-    created_at: datetime
-    sender: str | None
-    status: str | None
-    content: str | None
-    error_title: str | None
-    media_outcome: str | None = None  # a voice note or image: transcribed, seen, fell_back
-    quiet_reason: str | None = None  # why a customer message was not answered (migrations/011)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Pause:
-    """The bot keeps out of the conversation: who paused it, until when (None: until resumed)."""
-
-    reason: str
-    until: datetime | None
-
-
 _CHAT_TENANTS = """
 SELECT u.id, u.email, w.phone_number_id, w.access_token
 FROM auth.users AS u
@@ -80,7 +61,7 @@ WHERE user_id = $1 AND customer_key = $2 AND paused_until > now()
 """
 
 _CUSTOMER_MESSAGE = """
-SELECT created_at, sender, status, content, error_title, media_outcome
+SELECT created_at, sender, status, quiet_reason, error_title, content, media_outcome
 FROM customer_conversations
 WHERE user_id = $1 AND wa_message_id = $2 AND sender = 'user'
 """
@@ -137,27 +118,15 @@ def _readable_token(stored: str, tenant_id: UUID) -> str | None:
 
 async def history(
     conn: asyncpg.Connection, tenant: ChatTenant, customer: str, limit: int
-) -> list[StoredMessage]:
+) -> tuple[ConversationRow, ...]:
     """The customer's last `limit` rows with the tenant, oldest first."""
-    rows = await conn.fetch(CONVERSATION_TURNS, tenant.user_id, customer, limit)
-    return [
-        StoredMessage(
-            created_at=row["created_at"],
-            sender=row["sender"],
-            status=row["status"],
-            content=row["content"],
-            error_title=row["error_title"],
-            media_outcome=row["media_outcome"],
-            quiet_reason=row["quiet_reason"],
-        )
-        for row in rows
-    ]
+    return await conversation_turns(conn, tenant.user_id, customer, limit)
 
 
-async def pause(conn: asyncpg.Connection, tenant: ChatTenant, customer: str) -> Pause | None:
+async def pause(conn: asyncpg.Connection, tenant: ChatTenant, customer: str) -> ConversationPause | None:
     """The conversation's pause now, if any (a human's reply, or the operator's)."""
     row = await conn.fetchrow(_PAUSE, tenant.user_id, customer)
-    return None if row is None else Pause(reason=row["reason"], until=row["until"])
+    return None if row is None else ConversationPause(reason=row["reason"], until=row["until"])
 
 
 async def reply_statuses(
@@ -175,16 +144,9 @@ async def rows_for_message(conn: asyncpg.Connection, tenant: ChatTenant, wa_mess
 
 async def customer_message(
     conn: asyncpg.Connection, tenant: ChatTenant, wa_message_id: str
-) -> StoredMessage | None:
+) -> ConversationRow | None:
     """The customer's message as stored (a voice note's transcript, an image's caption)."""
     row = await conn.fetchrow(_CUSTOMER_MESSAGE, tenant.user_id, wa_message_id)
     if row is None:
         return None
-    return StoredMessage(
-        created_at=row["created_at"],
-        sender=row["sender"],
-        status=row["status"],
-        content=row["content"],
-        error_title=row["error_title"],
-        media_outcome=row["media_outcome"],
-    )
+    return conversation_row(row)

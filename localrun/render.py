@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from localrun.conversations import ChatTenant, Pause, StoredMessage
+from admin.records import ConversationPause, ConversationRow
+from localrun.conversations import ChatTenant
 from localrun.handler_events import HandlerEvent
 
 INDENT = "   "
@@ -81,7 +82,7 @@ def media_sent(name: str, size: int, *, voice: bool) -> str:
     return f"{INDENT}(sent {name}, {size:,} bytes, as {'a voice note' if voice else 'a photo'})"
 
 
-def media_understanding(stored: StoredMessage | None, *, groq_standin: bool) -> list[str]:
+def media_understanding(stored: ConversationRow | None, *, groq_standin: bool) -> list[str]:
     """What the handler made of a voice note or image, as Postgres keeps it; with the offline
     stand-in, said to be its stand-in (it neither hears nor sees: it reports what it received)."""
     if stored is None:
@@ -102,7 +103,7 @@ def media_understanding(stored: StoredMessage | None, *, groq_standin: bool) -> 
     return []
 
 
-def history(rows: Sequence[StoredMessage], tenant: ChatTenant, customer: str) -> list[str]:
+def history(rows: Sequence[ConversationRow], tenant: ChatTenant, customer: str) -> list[str]:
     header = f"{len(rows)} row(s) in customer_conversations for +{customer} and {tenant.label}, oldest first:"
     if not rows:
         return [header]
@@ -121,7 +122,9 @@ def history(rows: Sequence[StoredMessage], tenant: ChatTenant, customer: str) ->
     return lines
 
 
-def business_message(text: str, pause: Pause | None, tenant: ChatTenant, customer: str) -> list[str]:
+def business_message(
+    text: str, pause: ConversationPause | None, tenant: ChatTenant, customer: str
+) -> list[str]:
     """What the business wrote by hand, and whether the bot now keeps out of the conversation."""
     lines = [f"{BUSINESS_LABEL}> {line}" for line in text.splitlines() or [""]]
     if pause is None:
